@@ -1,0 +1,106 @@
+# lightvm — one Makefile: all, kernel, check, bench, install, uninstall, clean, deps.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CC ?= cc
+GUEST_CC ?= $(shell command -v musl-gcc >/dev/null 2>&1 && echo musl-gcc || echo $(CC))
+FUZZ_CC ?= clang
+VERSION := 0.1.0
+GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+WARN := -Wall -Wextra -Werror -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
+	-Wundef -Wwrite-strings -Wshadow -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -DLV_VERSION=\"$(VERSION)\" -DLV_COMMIT=\"$(GIT_COMMIT)\"
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+LDLIBS := -ljansson -lz
+
+LIB_SRC := $(wildcard lib/*.c) $(wildcard noxs/*.c) $(wildcard runtime/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CMD_SRC := $(wildcard cmd/*.c)
+CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
+GUEST_SRC := $(wildcard guest/*.c) $(wildcard noxs/*.c) lib/error.c
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_SECONDS ?= 20
+
+.PHONY: all kernel check unit fuzz integration bench install uninstall clean deps demo
+all: $(BUILD)/lightvm
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/liblightvm.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+# The guest init is a static binary, embedded into lightvm (as kvmtool does),
+# so the runtime never looks for it on disk.
+$(BUILD)/guest/init: $(GUEST_SRC) $(wildcard guest/*.h noxs/*.h lib/*.h)
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -Os -static -s -o $@ $(GUEST_SRC)
+
+$(BUILD)/guest_blob.o: $(BUILD)/guest/init runtime/guest_blob.S
+	$(CC) -c -DGUEST_INIT_PATH=\"$(BUILD)/guest/init\" runtime/guest_blob.S -o $@
+
+$(BUILD)/lightvm: $(CMD_OBJ) $(BUILD)/liblightvm.a $(BUILD)/guest_blob.o
+	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJ) $(BUILD)/guest_blob.o $(BUILD)/liblightvm.a $(LDLIBS)
+
+kernel:
+	tinyx-kernel/build.sh $(BUILD)/bzImage
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/liblightvm.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/liblightvm.a $(LDLIBS)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< \
+		$(filter-out runtime/guest_blob.S,$(LIB_SRC)) $(LDLIBS)
+
+unit: $(UNIT_BIN)
+	@tests/run-unit.sh $(UNIT_BIN)
+
+fuzz: $(FUZZ_BIN)
+	@tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+integration: all kernel
+	@tests/run-integration.sh
+
+check: all kernel $(UNIT_BIN) $(FUZZ_BIN)
+	@tests/check.sh
+
+bench: all kernel
+	@tests/bench/run.sh
+
+demo: all kernel
+	@tests/demo.sh
+
+install: all
+	install -D -m 0755 $(BUILD)/lightvm $(DESTDIR)$(PREFIX)/bin/lightvm
+	if [ -f $(BUILD)/bzImage ]; then install -D -m 0644 $(BUILD)/bzImage $(DESTDIR)$(PREFIX)/share/lightvm/bzImage; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/lightvm $(DESTDIR)$(PREFIX)/share/lightvm/bzImage
+	-rmdir $(DESTDIR)$(PREFIX)/share/lightvm
+
+clean:
+	rm -rf $(BUILD)
+
+DEB_PACKAGES := build-essential clang libclang-rt-14-dev musl-tools libjansson-dev zlib1g-dev \
+	libseccomp-dev libcap-dev qemu-system-x86 linux-source-6.1 flex bison bc libelf-dev \
+	libssl-dev xz-utils cpio busybox-static bats parallel runc podman
+deps:
+	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get)" >&2; exit 1; fi
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d)

@@ -1,0 +1,96 @@
+/* The noxs device page: a versioned, fixed-layout record written by the host
+ * and read by the guest init.  It describes the container's process and what
+ * the guest must set up before running it.  The format is documented in
+ * noxs/README.md; this header is the in-memory form shared by the host-side
+ * encoder and the guest-side parser.
+ *
+ * The page knows nothing of OCI: the runtime translates its validated spec
+ * into a struct noxs_proc.  The host is trusted by the guest, but the parser
+ * still bounds every offset and count: it is fuzzed, and later transports
+ * (shared memory) put the page where a bug elsewhere could scribble on it.
+ */
+#ifndef NOXS_PAGE_H
+#define NOXS_PAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../lib/error.h"
+
+#define NOXS_PAGE_MAGIC 0x5058534eu /* "NSXP" little endian */
+#define NOXS_PAGE_VERSION 1u
+#define NOXS_PAGE_MAX (256u * 1024u) /* whole encoded page, files included */
+#define NOXS_MAX_STRINGS 4096u       /* args, env, each */
+#define NOXS_MAX_ITEMS 256u          /* mounts, rlimits, gids, sysctls, files */
+
+/* flags */
+#define NOXS_F_TERMINAL (1u << 0)
+#define NOXS_F_ROOT_READONLY (1u << 1)
+#define NOXS_F_NO_NEW_PRIVS (1u << 2)
+#define NOXS_F_HAS_CAPS (1u << 3)
+#define NOXS_F_HAS_UMASK (1u << 4)
+
+struct noxs_rlimit {
+	uint32_t resource;
+	uint64_t soft, hard;
+};
+
+struct noxs_mount {
+	const char *destination;
+	const char *fstype;     /* "tmpfs", "proc", "sysfs", "devpts", "mqueue" */
+	const char *source;     /* may be "" */
+	uint64_t flags;         /* MS_* */
+	const char *data;       /* may be "" */
+};
+
+struct noxs_file {              /* a host file copied into the guest */
+	const char *path;       /* absolute guest path */
+	uint32_t mode;          /* permission bits */
+	uint32_t uid, gid;
+	const uint8_t *data;
+	uint32_t len;
+};
+
+struct noxs_sysctl {
+	const char *key, *value;
+};
+
+/* The decoded (or to-be-encoded) page.  After noxs_page_decode(), all
+ * pointers point into the caller's buffer or into arrays owned by the
+ * struct; free with noxs_proc_free(). */
+struct noxs_proc {
+	uint32_t flags;
+	uint32_t uid, gid, umask;
+	uint16_t rows, cols;
+	uint64_t caps[5]; /* bounding, effective, inheritable, permitted, ambient */
+	const char *cwd;
+	const char *hostname;   /* "" = leave the kernel default */
+	const char **args;      /* NULL-terminated */
+	uint32_t nargs;
+	const char **env;       /* NULL-terminated */
+	uint32_t nenv;
+	uint32_t *gids;
+	uint32_t ngids;
+	struct noxs_rlimit *rlimits;
+	uint32_t nrlimits;
+	struct noxs_mount *mounts;
+	uint32_t nmounts;
+	struct noxs_sysctl *sysctls;
+	uint32_t nsysctls;
+	struct noxs_file *files;
+	uint32_t nfiles;
+};
+
+/* Encodes proc into a new buffer (*out, *outlen), at most NOXS_PAGE_MAX
+ * bytes; larger is an error naming what is too large. */
+int noxs_page_encode(const struct noxs_proc *proc, uint8_t **out, size_t *outlen, struct lv_error **err);
+
+/* Parses an encoded page.  buf must outlive proc (strings point into it and
+ * must be NUL-terminated inside their declared extent, which is checked).
+ * Every offset, length and count is bounded; a bad page is -EINVAL with a
+ * message saying which part is wrong. */
+int noxs_page_decode(const uint8_t *buf, size_t len, struct noxs_proc *proc, struct lv_error **err);
+
+void noxs_proc_free(struct noxs_proc *proc);
+
+#endif
