@@ -1,0 +1,34 @@
+/* The runtime's own configuration (not the container's): which backend and
+ * accelerator, where the kernel is, limits.  Read from $LIGHTVM_CONFIG or
+ * /etc/lightvm/config.json; every field optional.  Documented in README.md. */
+#ifndef RT_CONFIG_H
+#define RT_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../lib/error.h"
+
+#define RT_CONFIG_DEFAULT_PATH "/etc/lightvm/config.json"
+
+struct rt_config {
+	char *path;             /* file it came from, or NULL for defaults */
+	char *backend;          /* "auto", "qemu", "kvm", "xen" */
+	char *accel;            /* qemu backend: "auto", "kvm", "tcg" */
+	char *kernel;           /* guest kernel (bzImage) */
+	char *qemu;             /* qemu-system-x86_64 binary */
+	char *cache_dir;        /* initramfs cache */
+	unsigned default_mem_mib;
+	unsigned default_vcpus;
+	uint64_t initramfs_max_mib;
+	int initramfs_compress; /* gzip level, 0 = none */
+	unsigned boot_timeout_ms;
+};
+
+int rt_config_load(struct rt_config *cfg, struct lv_error **err);
+void rt_config_free(struct rt_config *cfg);
+
+/* Whether /proc/cpuinfo shows vmx or svm (hardware virtualization). */
+bool rt_host_has_hw_virt(void);
+
+#endif
