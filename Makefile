@@ -58,10 +58,18 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/liblightvm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/liblightvm.a $(LDLIBS)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+# Fuzzers link a clang-built, instrumented copy of the library; as an archive
+# only the objects a target needs are pulled in.
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzzobj/%.o)
+$(BUILD)/fuzzobj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< \
-		$(filter-out runtime/guest_blob.S,$(LIB_SRC)) $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -c $< -o $@
+$(BUILD)/libfuzz.a: $(FUZZ_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libfuzz.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(BUILD)/libfuzz.a $(LDLIBS)
 
 unit: $(UNIT_BIN)
 	@tests/run-unit.sh $(UNIT_BIN)

@@ -53,6 +53,13 @@ void noxs_rx_free(struct noxs_rx *rx);
  * -EAGAIN when a non-blocking fd has nothing, other negatives on error. */
 int noxs_rx_fill(struct noxs_rx *rx, int fd, struct lv_error **err);
 
+/* Copies up to len bytes from memory into the buffer, as noxs_rx_fill() does
+ * from an fd: for transports that are not fds (a shared ring) and for tests
+ * and fuzzing.  Returns the bytes taken (possibly fewer than len when the
+ * buffer is full: take frames with noxs_rx_next() and push the rest), or
+ * -ENOBUFS when nothing fits. */
+int noxs_rx_push(struct noxs_rx *rx, const void *data, size_t len, struct lv_error **err);
+
 /* Takes the next complete frame, if any: returns 1 and sets type, payload,
  * len (payload valid until the next fill/next call); 0 when more bytes are
  * needed; -EPROTO (with a message) on a frame whose length exceeds

@@ -19,6 +19,8 @@
 #define RT_DEFAULT_VCPUS 1u
 #define RT_MIN_MEM_MIB 32u
 #define RT_MAX_VCPUS 64u
+/* Largest host file a bind mount may name: it is copied into the guest. */
+#define RT_MAX_BIND_FILE_BYTES 65536u
 
 struct rt_rlimit {
 	int resource; /* RLIMIT_* */
@@ -124,5 +126,37 @@ int rt_spec_resolve(struct rt_spec *spec, const char *bundle, struct lv_error **
 const char *rt_spec_annotation(const struct rt_spec *spec, const char *key);
 
 void rt_spec_free(struct rt_spec *spec);
+
+#ifdef RT_SPEC_INTERNAL
+/* Shared by runtime/spec*.c only; not part of the interface.  A json_t that
+ * is NULL or JSON null counts as absent: the getters then return 0 and leave
+ * *out untouched.  path is the JSON path used in error messages. */
+#include <jansson.h>
+
+#define RT_JPATH_MAX 512
+
+void rt_jpath(char *buf, size_t size, const char *fmt, ...) LV_PRINTF(3, 4);
+int rt_js_fail(struct lv_error **err, const char *path, const char *fmt, ...) LV_PRINTF(3, 4);
+bool rt_js_present(const json_t *v);
+int rt_js_object(const json_t *v, const char *path, struct lv_error **err);
+int rt_js_array(const json_t *v, const char *path, struct lv_error **err);
+int rt_js_string(const json_t *v, const char *path, char **out, struct lv_error **err);
+int rt_js_string_ref(const json_t *v, const char *path, const char **out, struct lv_error **err);
+int rt_js_bool(const json_t *v, const char *path, bool *out, struct lv_error **err);
+int rt_js_int(const json_t *v, const char *path, long long min, long long max, long long *out,
+	      struct lv_error **err);
+int rt_js_u64(const json_t *v, const char *path, uint64_t *out, struct lv_error **err);
+int rt_js_strv(const json_t *v, const char *path, char ***out, size_t *n, struct lv_error **err);
+int rt_js_reject(const json_t *obj, const char *parent, const char *key, const char *why,
+		 struct lv_error **err);
+void rt_strv_free(char **v);
+
+int rt_spec_parse_process(const json_t *v, struct rt_process *p, struct lv_error **err);
+void rt_process_free(struct rt_process *p);
+int rt_spec_parse_mounts(const json_t *v, struct rt_spec *spec, struct lv_error **err);
+int rt_spec_resolve_mounts(struct rt_spec *spec, const char *bundle, struct lv_error **err);
+void rt_mounts_free(struct rt_mount *m, size_t n);
+int rt_spec_parse_linux(const json_t *v, struct rt_spec *spec, struct lv_error **err);
+#endif
 
 #endif

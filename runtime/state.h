@@ -119,7 +119,8 @@ int rt_state_remove(const char *root, const char *id, struct lv_error **err);
 
 void rt_state_free(struct rt_state *st);
 
-/* Frees a NULL-terminated string array (NULL is fine). */
+/* Frees a NULL-terminated string array (NULL is fine).  Defined once, in
+ * runtime/spec_json.c, which frees spec string arrays the same way. */
 void rt_strv_free(char **v);
 
 /* "2026-11-22T04:23:42.123456789Z" (malloc'd), NULL on allocation failure. */

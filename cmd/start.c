@@ -1,0 +1,7 @@
+/* lightvm start <container-id> */
+#include "cmd.h"
+
+int cmd_start(struct cmd_call *call, int argc, char **argv, struct lv_error **err)
+{
+	return cmd_simple_id_verb(call, argc, argv, rt_container_start, err);
+}

@@ -1,0 +1,172 @@
+#include "config.h"
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../lib/cleanup.h"
+
+/* The kernel next to the binary (build tree) or in PREFIX/share/lightvm
+ * (installed), so neither tests nor users need a config file. */
+static char *default_kernel(void)
+{
+	char exe[PATH_MAX];
+	char cand[PATH_MAX + 64];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return strdup("/usr/local/share/lightvm/bzImage");
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(cand, sizeof(cand), "%s/bzImage", exe);
+	if (access(cand, R_OK) == 0)
+		return strdup(cand);
+	snprintf(cand, sizeof(cand), "%s/../share/lightvm/bzImage", exe);
+	return strdup(cand);
+}
+
+static int get_str(json_t *root, const char *key, char **dst, const char *path, struct lv_error **err)
+{
+	json_t *v = json_object_get(root, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return lv_err_msg(err, EINVAL, "%s: %s: must be a non-empty string", path, key);
+	free(*dst);
+	*dst = strdup(json_string_value(v));
+	return *dst ? 0 : lv_err(err, ENOMEM, "%s", path);
+}
+
+static int get_uint(json_t *root, const char *key, uint64_t min, uint64_t max, uint64_t *dst, const char *path,
+		    struct lv_error **err)
+{
+	json_t *v = json_object_get(root, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)min || (uint64_t)json_integer_value(v) > max)
+		return lv_err_msg(err, EINVAL, "%s: %s: must be an integer from %llu to %llu", path, key,
+				  (unsigned long long)min, (unsigned long long)max);
+	*dst = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+static int one_of(const char *v, const char *const *allowed)
+{
+	for (; *allowed; allowed++)
+		if (strcmp(v, *allowed) == 0)
+			return 1;
+	return 0;
+}
+
+int rt_config_load(struct rt_config *cfg, struct lv_error **err)
+{
+	static const char *const backends[] = { "auto", "qemu", "kvm", "xen", NULL };
+	static const char *const accels[] = { "auto", "kvm", "tcg", NULL };
+	const char *path = getenv("LIGHTVM_CONFIG");
+	json_error_t jerr;
+	json_t *root = NULL;
+	uint64_t u;
+	int r = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->backend = strdup("auto");
+	cfg->accel = strdup("auto");
+	cfg->kernel = default_kernel();
+	cfg->qemu = strdup("qemu-system-x86_64");
+	cfg->cache_dir = strdup("/var/cache/lightvm/initramfs");
+	cfg->default_mem_mib = 128;
+	cfg->default_vcpus = 1;
+	cfg->initramfs_max_mib = 64;
+	cfg->initramfs_compress = 6;
+	cfg->boot_timeout_ms = 60000;
+	if (!cfg->backend || !cfg->accel || !cfg->kernel || !cfg->qemu || !cfg->cache_dir)
+		return lv_err(err, ENOMEM, "runtime config");
+
+	if (!path || !*path) {
+		path = RT_CONFIG_DEFAULT_PATH;
+		if (access(path, F_OK) != 0)
+			return 0;
+	}
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return lv_err_msg(err, EINVAL, "runtime config %s: line %d column %d: %s", path, jerr.line, jerr.column,
+				  jerr.text);
+	if (!json_is_object(root)) {
+		r = lv_err_msg(err, EINVAL, "runtime config %s: must be a JSON object", path);
+		goto out;
+	}
+	cfg->path = strdup(path);
+	if ((r = get_str(root, "backend", &cfg->backend, path, err)) < 0 ||
+	    (r = get_str(root, "accel", &cfg->accel, path, err)) < 0 ||
+	    (r = get_str(root, "kernel", &cfg->kernel, path, err)) < 0 ||
+	    (r = get_str(root, "qemu", &cfg->qemu, path, err)) < 0 ||
+	    (r = get_str(root, "cache_dir", &cfg->cache_dir, path, err)) < 0)
+		goto out;
+	if (!one_of(cfg->backend, backends)) {
+		r = lv_err_msg(err, EINVAL, "runtime config %s: backend: \"%s\" is not one of auto, qemu, kvm, xen", path,
+			       cfg->backend);
+		goto out;
+	}
+	if (!one_of(cfg->accel, accels)) {
+		r = lv_err_msg(err, EINVAL, "runtime config %s: accel: \"%s\" is not one of auto, kvm, tcg", path,
+			       cfg->accel);
+		goto out;
+	}
+	u = cfg->default_mem_mib;
+	if ((r = get_uint(root, "memory_mib", 32, 1u << 20, &u, path, err)) < 0)
+		goto out;
+	cfg->default_mem_mib = (unsigned)u;
+	u = cfg->default_vcpus;
+	if ((r = get_uint(root, "vcpus", 1, 64, &u, path, err)) < 0)
+		goto out;
+	cfg->default_vcpus = (unsigned)u;
+	if ((r = get_uint(root, "initramfs_max_mib", 1, 1024, &cfg->initramfs_max_mib, path, err)) < 0)
+		goto out;
+	u = (uint64_t)cfg->initramfs_compress;
+	if ((r = get_uint(root, "initramfs_compress", 0, 9, &u, path, err)) < 0)
+		goto out;
+	cfg->initramfs_compress = (int)u;
+	u = cfg->boot_timeout_ms;
+	if ((r = get_uint(root, "boot_timeout_ms", 100, 3600000, &u, path, err)) < 0)
+		goto out;
+	cfg->boot_timeout_ms = (unsigned)u;
+out:
+	json_decref(root);
+	return r;
+}
+
+void rt_config_free(struct rt_config *cfg)
+{
+	free(cfg->path);
+	free(cfg->backend);
+	free(cfg->accel);
+	free(cfg->kernel);
+	free(cfg->qemu);
+	free(cfg->cache_dir);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+bool rt_host_has_hw_virt(void)
+{
+	cleanup_fclose FILE *f = fopen("/proc/cpuinfo", "re");
+	char line[4096];
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "flags", 5) != 0)
+			continue;
+		if (strstr(line, " vmx") || strstr(line, " svm"))
+			return true;
+		return false;
+	}
+	return false;
+}

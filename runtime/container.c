@@ -1,0 +1,425 @@
+/* create / start / run: bringing a container up.  The verbs that act on a
+ * running container live in container_ops.c. */
+#include "container.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../lib/cleanup.h"
+#include "container_internal.h"
+#include "ctl.h"
+#include "guest_blob.h"
+#include "hooks.h"
+#include "initramfs.h"
+#include "monitor.h"
+#include "page_build.h"
+
+static int connect_console(const char *path, struct lv_error **err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	cleanup_close int fd = -1;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return lv_err_msg(err, ENAMETOOLONG, "--console-socket \"%s\": path too long", path);
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return lv_err(err, errno, "--console-socket: socket");
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return lv_err(err, errno, "--console-socket \"%s\"", path);
+	return lv_take_fd(&fd);
+}
+
+static int write_pid_file(const char *path, pid_t pid, struct lv_error **err)
+{
+	cleanup_free char *tmp = NULL;
+	cleanup_close int fd = -1;
+	char buf[32];
+	int n;
+
+	if (asprintf(&tmp, "%s.tmp.%d", path, getpid()) < 0) {
+		tmp = NULL;
+		return lv_err(err, ENOMEM, "pid file");
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return lv_err(err, errno, "--pid-file \"%s\"", path);
+	n = snprintf(buf, sizeof(buf), "%d", pid);
+	if (write(fd, buf, (size_t)n) != n || fsync(fd) < 0 || rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return lv_err(err, e, "--pid-file \"%s\"", path);
+	}
+	return 0;
+}
+
+/* Reads the monitor's one report: "ok" or "err ERRNO MESSAGE". */
+static int read_sync(int fd, struct lv_error **err)
+{
+	char buf[2048];
+	size_t off = 0;
+	int errnum = 0, pos = 0;
+
+	while (off < sizeof(buf) - 1) {
+		ssize_t n = read(fd, buf + off, sizeof(buf) - 1 - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	buf[off] = '\0';
+	if (strcmp(buf, "ok") == 0)
+		return 0;
+	if (sscanf(buf, "err %d %n", &errnum, &pos) == 1 && pos > 0 && errnum > 0)
+		return lv_err_msg(err, errnum, "%s", buf + pos);
+	return lv_err_msg(err, EIO, "the container's monitor exited while creating the VM");
+}
+
+static int check_hooks(const struct rt_spec *spec, struct lv_error **err)
+{
+	if (spec->hooks.n_create_container)
+		return lv_err_msg(err, EINVAL, "hooks.createContainer: hooks that run inside the container are not "
+					       "supported (the container runs in a VM, the hook binary on the host)");
+	if (spec->hooks.n_start_container)
+		return lv_err_msg(err, EINVAL, "hooks.startContainer: hooks that run inside the container are not "
+					       "supported (the container runs in a VM, the hook binary on the host)");
+	return 0;
+}
+
+/* Everything create needs, gathered and checked before anything is
+ * started, so that bad input leaves nothing behind. */
+struct create_plan {
+	struct rt_spec *spec;
+	const struct hv_ops *ops;
+	char *initrd;
+	uint8_t *page;
+	size_t page_len;
+	char *state_dir;
+};
+
+static void plan_free(struct create_plan *p)
+{
+	rt_spec_free(p->spec);
+	free(p->initrd);
+	free(p->page);
+	free(p->state_dir);
+}
+
+static int plan_create(struct rt_context *ctx, const struct rt_create_opts *o, bool foreground,
+		       struct create_plan *p, struct lv_error **err)
+{
+	const char *backend;
+	int r;
+
+	r = rt_id_check(o->id, err);
+	if (r < 0)
+		return r;
+	r = rt_spec_load(o->bundle, &p->spec, err);
+	if (r < 0)
+		return r;
+	if (!p->spec->has_process)
+		return lv_err_msg(err, EINVAL, "process: a container needs a process to run");
+	if (p->spec->process.terminal && !o->console_socket)
+		return lv_err_msg(err, EINVAL, foreground ?
+				  "process.terminal: a terminal needs --console-socket (lightvm does not proxy a terminal in the foreground yet)" :
+				  "cannot allocate tty if lightvm will detach without setting console socket");
+	r = check_hooks(p->spec, err);
+	if (r < 0)
+		return r;
+	backend = rt_spec_annotation(p->spec, "org.lightvm.backend");
+	r = hv_select(&ctx->config, backend ? backend : ctx->config.backend, &p->ops, err);
+	if (r < 0)
+		return backend ? lv_err_wrap(err, "annotation org.lightvm.backend") : r;
+	{
+		struct rt_initramfs_req req = {
+			.rootfs = p->spec->rootfs,
+			.cache_dir = ctx->config.cache_dir,
+			.init = rt_guest_init_start,
+			.init_len = (size_t)(rt_guest_init_end - rt_guest_init_start),
+			.init_path = RT_GUEST_INIT_PATH,
+			.max_bytes = ctx->config.initramfs_max_mib << 20,
+			.compress_level = ctx->config.initramfs_compress,
+		};
+		r = rt_initramfs_get(&req, &p->initrd, err);
+		if (r < 0)
+			return r;
+	}
+	r = rt_page_build(p->spec, &p->page, &p->page_len, err);
+	if (r < 0)
+		return r;
+	return rt_state_path(ctx->root, o->id, &p->state_dir, err);
+}
+
+/* Runs the monitor in a child and waits for it to report that the guest
+ * is ready (or why not).  On success the container is "created" and
+ * *monitor_pid is our child (the caller decides whether to wait for it). */
+static int spawn_monitor(struct rt_context *ctx, const struct rt_create_opts *o, struct create_plan *p,
+			 pid_t *monitor_pid, struct lv_error **err)
+{
+	cleanup_close int dirfd = -1;
+	cleanup_close int console = -1;
+	int sync[2] = { -1, -1 };
+	pid_t pid;
+	int r;
+
+	if (o->console_socket && p->spec->process.terminal) {
+		console = connect_console(o->console_socket, err);
+		if (console < 0)
+			return console;
+	}
+	dirfd = rt_state_create(ctx->root, o->id, err);
+	if (dirfd < 0)
+		return dirfd;
+	if (pipe2(sync, O_CLOEXEC) < 0) {
+		r = lv_err(err, errno, "pipe");
+		goto fail_dir;
+	}
+	pid = fork();
+	if (pid < 0) {
+		r = lv_err(err, errno, "fork the monitor");
+		close(sync[0]);
+		close(sync[1]);
+		goto fail_dir;
+	}
+	if (pid == 0) {
+		struct rt_monitor_args a = {
+			.ctx = ctx, .id = o->id, .bundle = o->bundle, .spec = p->spec, .ops = p->ops,
+			.vm_config = {
+				.kernel = ctx->config.kernel,
+				.initrd = p->initrd,
+				.init_path = RT_GUEST_INIT_PATH,
+				.mem_mib = p->spec->mem_mib ? (unsigned)p->spec->mem_mib : ctx->config.default_mem_mib,
+				.vcpus = p->spec->vcpus ? p->spec->vcpus : ctx->config.default_vcpus,
+				.debug = ctx->debug,
+				.debug_log_fd = -1,
+				.state_dir = p->state_dir,
+			},
+			.page = p->page, .page_len = p->page_len, .sync_fd = sync[1], .console_fd = console,
+		};
+		close(sync[0]);
+		setsid();
+		_exit(rt_monitor_main(&a));
+	}
+	close(sync[1]);
+	r = read_sync(sync[0], err);
+	close(sync[0]);
+	if (r < 0) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		goto fail_dir;
+	}
+	*monitor_pid = pid;
+	return 0;
+fail_dir:
+	{
+		struct lv_error *e2 = NULL;
+		if (rt_state_remove(ctx->root, o->id, &e2) < 0)
+			lv_error_free(&e2);
+	}
+	return r;
+}
+
+int rt_container_state_json(struct rt_context *ctx, const char *id, char **out, struct lv_error **err)
+{
+	struct rt_state *st = NULL;
+	json_t *j;
+	int r = rt_container_state(ctx, id, &st, err);
+
+	if (r < 0)
+		return r;
+	j = rt_state_to_oci_json(st);
+	*out = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	rt_state_free(st);
+	return *out ? 0 : lv_err(err, ENOMEM, "state json");
+}
+
+static int run_hooks_with_state(struct rt_context *ctx, const char *id, const char *kind, const struct rt_hook *h,
+				size_t n, struct lv_error **err)
+{
+	cleanup_free char *json = NULL;
+	int r;
+
+	if (n == 0)
+		return 0;
+	r = rt_container_state_json(ctx, id, &json, err);
+	if (r < 0)
+		return r;
+	return rt_hooks_run(kind, h, n, json, err);
+}
+
+/* Undo a create whose later step failed: nothing may be left behind. */
+static void abort_create(struct rt_context *ctx, const char *id, pid_t pid)
+{
+	struct lv_error *e = NULL;
+
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (rt_container_destroy(ctx, id, &e) < 0)
+		lv_error_free(&e);
+}
+
+static int create_common(struct rt_context *ctx, const struct rt_create_opts *o, bool foreground, pid_t *pid_out,
+			 struct lv_error **err)
+{
+	struct create_plan p = { 0 };
+	pid_t pid = 0;
+	int r;
+
+	r = plan_create(ctx, o, foreground, &p, err);
+	if (r < 0)
+		goto out;
+	r = spawn_monitor(ctx, o, &p, &pid, err);
+	if (r < 0)
+		goto out;
+	r = run_hooks_with_state(ctx, o->id, "createRuntime", p.spec->hooks.create_runtime,
+				 p.spec->hooks.n_create_runtime, err);
+	if (r == 0)
+		r = run_hooks_with_state(ctx, o->id, "prestart", p.spec->hooks.prestart, p.spec->hooks.n_prestart, err);
+	if (r == 0 && o->pid_file)
+		r = write_pid_file(o->pid_file, pid, err);
+	if (r < 0) {
+		abort_create(ctx, o->id, pid);
+		goto out;
+	}
+	*pid_out = pid;
+out:
+	plan_free(&p);
+	return r;
+}
+
+int rt_container_create(struct rt_context *ctx, const struct rt_create_opts *opts, struct lv_error **err)
+{
+	pid_t pid;
+
+	return create_common(ctx, opts, false, &pid, err);
+}
+
+int rt_container_start(struct rt_context *ctx, const char *id, struct lv_error **err)
+{
+	struct rt_state *st = NULL;
+	cleanup_close int dirfd = -1;
+	struct rt_spec *spec = NULL;
+	int r;
+
+	r = rt_container_open(ctx, id, &dirfd, &st, err);
+	if (r < 0)
+		return r;
+	switch (rt_state_live_status(st)) {
+	case RT_STATUS_CREATED:
+		break;
+	case RT_STATUS_STOPPED:
+		r = lv_err_msg(err, EINVAL, "cannot start a container that has stopped");
+		goto out;
+	case RT_STATUS_CREATING:
+		r = lv_err_msg(err, EINVAL, "cannot start a container that is still being created");
+		goto out;
+	default:
+		r = lv_err_msg(err, EINVAL, "cannot start an already running container");
+		goto out;
+	}
+	r = rt_ctl_request(dirfd, "start", err);
+	if (r < 0)
+		goto out;
+	/* poststart hooks: failures are logged, as runc does, not fatal. */
+	if (rt_spec_load(st->bundle, &spec, NULL) == 0 && spec->hooks.n_poststart) {
+		struct lv_error *e = NULL;
+		if (run_hooks_with_state(ctx, id, "poststart", spec->hooks.poststart, spec->hooks.n_poststart, &e) < 0) {
+			rt_warn(&ctx->log, "container %s: %s", id, e->msg);
+			lv_error_free(&e);
+		}
+	}
+out:
+	rt_spec_free(spec);
+	rt_state_free(st);
+	return r;
+}
+
+/* Foreground run: we are the monitor's parent; pass on every signal we get
+ * (the monitor forwards it into the guest) and exit as the container did. */
+static int wait_foreground(struct rt_context *ctx, pid_t pid, int sigfd, int *exit_code, struct lv_error **err)
+{
+	cleanup_close int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	int status;
+
+	while (pidfd >= 0) {
+		struct pollfd pfd[2] = { { .fd = sigfd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sigfd, &si, sizeof(si)) == sizeof(si))
+				if (si.ssi_signo != SIGCHLD)
+					kill(pid, (int)si.ssi_signo);
+		}
+		if (pfd[1].revents & POLLIN)
+			break;
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return lv_err(err, errno, "wait for the container's monitor");
+	*exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	rt_debug(&ctx->log, "container exited with %d", *exit_code);
+	return 0;
+}
+
+int rt_container_run(struct rt_context *ctx, const struct rt_create_opts *o, int *exit_code, struct lv_error **err)
+{
+	cleanup_close int sigfd = -1;
+	sigset_t set, old;
+	pid_t pid;
+	int r;
+
+	*exit_code = 0;
+	sigfillset(&set);
+	sigdelset(&set, SIGSEGV);
+	sigdelset(&set, SIGBUS);
+	sigdelset(&set, SIGILL);
+	sigdelset(&set, SIGFPE);
+	sigdelset(&set, SIGTRAP);
+	sigdelset(&set, SIGSYS);
+	if (!o->detach) {
+		/* Block before forking so no signal sent meanwhile is lost. */
+		sigprocmask(SIG_BLOCK, &set, &old);
+		sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+		if (sigfd < 0)
+			return lv_err(err, errno, "signalfd");
+	}
+	r = create_common(ctx, o, !o->detach, &pid, err);
+	if (r < 0)
+		goto out;
+	r = rt_container_start(ctx, o->id, err);
+	if (r < 0) {
+		abort_create(ctx, o->id, pid);
+		goto out;
+	}
+	if (o->detach)
+		goto out;
+	r = wait_foreground(ctx, pid, sigfd, exit_code, err);
+	if (r == 0 && !o->keep) {
+		struct lv_error *e = NULL;
+		if (rt_container_delete(ctx, o->id, false, &e) < 0) {
+			rt_warn(&ctx->log, "container %s: %s", o->id, e->msg);
+			lv_error_free(&e);
+		}
+	}
+out:
+	if (!o->detach)
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	return r;
+}

@@ -1,0 +1,55 @@
+/* The hypervisor interface: an ops table each backend implements.  The
+ * monitor drives a VM only through it; it knows nothing of QEMU's command
+ * line, KVM ioctls or Xen domains. */
+#ifndef HV_H
+#define HV_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "../lib/error.h"
+#include "config.h"
+
+struct hv_vm_config {
+	const char *kernel;
+	const char *initrd;
+	const char *init_path;  /* guest path of our init inside the initramfs */
+	unsigned mem_mib;
+	unsigned vcpus;
+	bool debug;             /* early kernel log on a serial console */
+	int debug_log_fd;       /* where that serial console goes (-1: discard) */
+	const char *state_dir;  /* per-container directory the backend may use */
+};
+
+struct hv_vm {
+	const struct hv_ops *ops;
+	pid_t vmm_pid;          /* a separate VMM process, or 0 */
+	unsigned long long vmm_start;
+	int exit_fd;            /* readable when the VM has ended (a pidfd), or -1 */
+	int ctl_fd;             /* host end of the guest's control channel */
+	void *priv;
+};
+
+struct hv_ops {
+	const char *name;
+	/* Whether this host can run the backend well; the error says why not. */
+	int (*check)(const struct rt_config *cfg, struct lv_error **err);
+	/* Builds and starts the VM.  On success vm->ctl_fd is connected to the
+	 * guest init's control port. */
+	int (*launch)(const struct rt_config *cfg, const struct hv_vm_config *vc, struct hv_vm *vm,
+		      struct lv_error **err);
+	int (*pause)(struct hv_vm *vm, struct lv_error **err);
+	int (*resume)(struct hv_vm *vm, struct lv_error **err);
+	/* After exit_fd became readable (or to stop it): ends the VM at once,
+	 * reaps it and frees backend state.  Safe to call more than once. */
+	void (*destroy)(struct hv_vm *vm);
+};
+
+/* The backend for a name ("qemu", "kvm", "xen"), "auto" meaning the best
+ * one this host can run.  An unknown name or a backend the host cannot run
+ * well is an error that says so. */
+int hv_select(const struct rt_config *cfg, const char *name, const struct hv_ops **out, struct lv_error **err);
+
+extern const struct hv_ops hv_qemu_ops;
+
+#endif

@@ -1,0 +1,239 @@
+/* QEMU microvm backend: virtio-mmio, no firmware, direct kernel boot; KVM
+ * when the host has hardware virtualization, TCG otherwise.  The control
+ * channel is one end of a socketpair handed to QEMU as a chardev, so there
+ * is no socket path to race for and nothing to clean up on disk. */
+#include "hv.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../lib/cleanup.h"
+#include "state.h"
+
+#define QEMU_CTL_FD 3
+#define QEMU_MAX_ARGS 48
+
+struct qemu_priv {
+	bool reaped;
+	bool paused;
+};
+
+static int qemu_check(const struct rt_config *cfg, struct lv_error **err)
+{
+	if (strcmp(cfg->accel, "kvm") == 0 && access("/dev/kvm", R_OK | W_OK) != 0)
+		return lv_err(err, errno, "qemu backend: accel \"kvm\" configured but /dev/kvm is not usable");
+	if (access(cfg->kernel, R_OK) != 0)
+		return lv_err(err, errno, "guest kernel \"%s\" (build it with `make kernel`, or set \"kernel\" in the runtime config)",
+			      cfg->kernel);
+	return 0;
+}
+
+/* KVM only where the CPU has vmx/svm: a software /dev/kvm runs a Linux
+ * guest thousands of times slower than TCG (see ENVIRONMENT.md). */
+static const char *qemu_accel(const struct rt_config *cfg)
+{
+	if (strcmp(cfg->accel, "kvm") == 0 || strcmp(cfg->accel, "tcg") == 0)
+		return cfg->accel;
+	if (rt_host_has_hw_virt() && access("/dev/kvm", R_OK | W_OK) == 0)
+		return "kvm";
+	return "tcg";
+}
+
+static int build_argv(const struct rt_config *cfg, const struct hv_vm_config *vc, char *bufs[], const char *argv[],
+		      struct lv_error **err)
+{
+	int n = 0, b = 0;
+	const char *accel = qemu_accel(cfg);
+
+#define ARG(s) (argv[n++] = (s))
+#define FMT(...) do { \
+		if (asprintf(&bufs[b], __VA_ARGS__) < 0) { bufs[b] = NULL; return lv_err(err, ENOMEM, "qemu argv"); } \
+		argv[n++] = bufs[b++]; \
+	} while (0)
+
+	ARG(cfg->qemu);
+	ARG("-M");
+	FMT("microvm,x-option-roms=off,rtc=on,isa-serial=%s", vc->debug ? "on" : "off");
+	ARG("-accel");
+	ARG(accel);
+	if (strcmp(accel, "kvm") == 0) {
+		ARG("-cpu");
+		ARG("host");
+	}
+	ARG("-m");
+	FMT("%u", vc->mem_mib);
+	ARG("-smp");
+	FMT("%u", vc->vcpus);
+	ARG("-nodefaults");
+	ARG("-no-user-config");
+	ARG("-display");
+	ARG("none");
+	ARG("-no-reboot");
+	ARG("-serial");
+	if (vc->debug)
+		FMT("file:%s/console.log", vc->state_dir);
+	else
+		ARG("none");
+	ARG("-kernel");
+	ARG(vc->kernel);
+	ARG("-initrd");
+	ARG(vc->initrd);
+	ARG("-append");
+	FMT("reboot=t panic=-1 rdinit=/%s %s", vc->init_path,
+	    vc->debug ? "console=ttyS0 lightvm.debug" : "quiet 8250.nr_uarts=0");
+	ARG("-device");
+	ARG("virtio-serial-device,max_ports=2");
+	ARG("-chardev");
+	FMT("socket,id=ctl,fd=%d", QEMU_CTL_FD);
+	ARG("-device");
+	ARG("virtserialport,chardev=ctl,name=org.lightvm.ctl");
+	argv[n] = NULL;
+#undef ARG
+#undef FMT
+	return 0;
+}
+
+/* Runs in the forked child: only async-signal-safe calls until exec. */
+static void qemu_child(const char *const argv[], int ctl, int logfd, pid_t parent)
+{
+	sigset_t none;
+	int devnull;
+
+	setsid(); /* no SIGINT/SIGHUP/SIGWINCH from the monitor's terminal */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0 ||
+	    dup2(ctl, QEMU_CTL_FD) < 0)
+		_exit(127);
+	syscall(SYS_close_range, QEMU_CTL_FD + 1, ~0u, 0);
+	execvp(argv[0], (char *const *)argv);
+	_exit(127);
+}
+
+static int qemu_launch(const struct rt_config *cfg, const struct hv_vm_config *vc, struct hv_vm *vm,
+		       struct lv_error **err)
+{
+	char *bufs[QEMU_MAX_ARGS] = { 0 };
+	const char *argv[QEMU_MAX_ARGS];
+	cleanup_free char *logpath = NULL;
+	cleanup_close int logfd = -1;
+	int sv[2] = { -1, -1 };
+	struct qemu_priv *priv = NULL;
+	pid_t parent = getpid(), pid;
+	int r, i;
+
+	r = build_argv(cfg, vc, bufs, argv, err);
+	if (r < 0)
+		goto out;
+	if (asprintf(&logpath, "%s/vmm.log", vc->state_dir) < 0) {
+		logpath = NULL;
+		r = lv_err(err, ENOMEM, "qemu log path");
+		goto out;
+	}
+	logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (logfd < 0) {
+		r = lv_err(err, errno, "open %s", logpath);
+		goto out;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = lv_err(err, errno, "socketpair for the control channel");
+		goto out;
+	}
+	priv = calloc(1, sizeof(*priv));
+	if (!priv) {
+		r = lv_err(err, ENOMEM, "qemu backend");
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		r = lv_err(err, errno, "fork qemu");
+		goto out;
+	}
+	if (pid == 0)
+		qemu_child(argv, sv[1], logfd, parent);
+
+	vm->ops = &hv_qemu_ops;
+	vm->vmm_pid = pid;
+	vm->exit_fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (vm->exit_fd < 0) {
+		r = lv_err(err, errno, "pidfd_open(qemu %d)", pid);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		goto out;
+	}
+	rt_proc_start_time(pid, &vm->vmm_start, NULL, NULL);
+	vm->ctl_fd = lv_take_fd(&sv[0]);
+	vm->priv = lv_take_ptr(&priv);
+	r = 0;
+out:
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	free(priv);
+	for (i = 0; i < QEMU_MAX_ARGS; i++)
+		free(bufs[i]);
+	return r;
+}
+
+/* Stopping the QEMU process stops every vCPU: a pause that needs no QMP
+ * round trip and cannot be undone by the guest. */
+static int qemu_pause(struct hv_vm *vm, struct lv_error **err)
+{
+	struct qemu_priv *p = vm->priv;
+
+	if (kill(vm->vmm_pid, SIGSTOP) < 0)
+		return lv_err(err, errno, "pause: stop qemu %d", vm->vmm_pid);
+	p->paused = true;
+	return 0;
+}
+
+static int qemu_resume(struct hv_vm *vm, struct lv_error **err)
+{
+	struct qemu_priv *p = vm->priv;
+
+	if (kill(vm->vmm_pid, SIGCONT) < 0)
+		return lv_err(err, errno, "resume: continue qemu %d", vm->vmm_pid);
+	p->paused = false;
+	return 0;
+}
+
+static void qemu_destroy(struct hv_vm *vm)
+{
+	struct qemu_priv *p = vm->priv;
+
+	if (vm->vmm_pid > 0 && p && !p->reaped) {
+		kill(vm->vmm_pid, SIGKILL);
+		while (waitpid(vm->vmm_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		p->reaped = true;
+	}
+	if (vm->exit_fd >= 0)
+		close(vm->exit_fd);
+	if (vm->ctl_fd >= 0)
+		close(vm->ctl_fd);
+	vm->exit_fd = vm->ctl_fd = -1;
+	free(vm->priv);
+	vm->priv = NULL;
+}
+
+const struct hv_ops hv_qemu_ops = {
+	.name = "qemu",
+	.check = qemu_check,
+	.launch = qemu_launch,
+	.pause = qemu_pause,
+	.resume = qemu_resume,
+	.destroy = qemu_destroy,
+};

@@ -1,0 +1,642 @@
+/* The monitor process: see monitor.h.  One poll loop over the guest's
+ * control channel, the VM's exit, the control socket, signals and stdin. */
+#include "monitor.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../lib/cleanup.h"
+#include "../noxs/chan.h"
+#include "ctl.h"
+#include "state.h"
+
+enum mon_phase { MON_BOOTING, MON_CREATED, MON_STARTING, MON_RUNNING, MON_EXITED };
+
+struct monitor {
+	const struct rt_monitor_args *a;
+	struct rt_context *ctx;
+	struct hv_vm vm;
+	bool vm_up;
+	enum mon_phase phase;
+	bool paused;
+	int dirfd;
+	int sigfd;
+	int listen_fd;
+	int start_client;
+	int sync_fd;
+	int in_fd, out_fd, err_fd; /* the container's stdio on the host side */
+	bool in_open, out_ok, err_ok;
+	bool terminal;
+	struct noxs_rx rx;
+	bool have_exit;
+	bool ctl_open;   /* the guest's end of the channel is still there */
+	bool end_now;    /* tear the VM down without waiting for it to power off */
+	int wstatus;
+	char errmsg[1024];
+	struct rt_state st;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void sync_report(struct monitor *m, int errnum, const char *msg)
+{
+	char buf[2048];
+	int n;
+
+	if (m->sync_fd < 0)
+		return;
+	n = errnum ? snprintf(buf, sizeof(buf), "err %d %s", errnum, msg) : snprintf(buf, sizeof(buf), "ok");
+	if (n > 0)
+		(void)!write(m->sync_fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	close(m->sync_fd);
+	m->sync_fd = -1;
+}
+
+/* Blocking write of all bytes; a reader that went away just loses output,
+ * as a container writing into a closed pipe would. */
+static bool write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+			poll(&pfd, 1, -1);
+			continue;
+		}
+		if (n <= 0)
+			return false;
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+static int save_state(struct monitor *m, enum rt_status status)
+{
+	struct lv_error *err = NULL;
+	int fd, r;
+
+	m->st.status = status;
+	/* During create the creating process holds the lock on our behalf. */
+	if (m->phase == MON_BOOTING) {
+		r = rt_state_write(m->dirfd, &m->st, &err);
+	} else {
+		fd = rt_state_lock(m->ctx->root, m->a->id, &err);
+		if (fd < 0) {
+			lv_error_free(&err); /* deleted under us (delete --force): nothing to record */
+			return 0;
+		}
+		r = rt_state_write(fd, &m->st, &err);
+		close(fd);
+	}
+	if (r < 0) {
+		rt_log(&m->ctx->log, RT_LOG_ERROR, "container %s: %s", m->a->id, err->msg);
+		lv_error_free(&err);
+	}
+	return r;
+}
+
+static int send_frame(struct monitor *m, uint16_t type, const void *p, uint32_t len)
+{
+	struct lv_error *err = NULL;
+	int r = noxs_send(m->vm.ctl_fd, type, p, len, &err);
+
+	if (r < 0) {
+		rt_debug(&m->ctx->log, "container %s: send to guest: %s", m->a->id, err->msg);
+		lv_error_free(&err);
+	}
+	return r;
+}
+
+static void send_signal(struct monitor *m, int signo, bool all)
+{
+	uint8_t p[8];
+
+	noxs_put_u32(p, (uint32_t)signo);
+	noxs_put_u32(p + 4, all ? NOXS_SIGNAL_ALL : 0);
+	send_frame(m, NOXS_MSG_SIGNAL, p, sizeof(p));
+}
+
+static void send_winsize(struct monitor *m)
+{
+	struct winsize ws;
+	uint8_t p[4];
+
+	if (!m->terminal || ioctl(m->in_fd, TIOCGWINSZ, &ws) < 0)
+		return;
+	noxs_put_u16(p, ws.ws_row);
+	noxs_put_u16(p + 2, ws.ws_col);
+	send_frame(m, NOXS_MSG_WINSIZE, p, sizeof(p));
+}
+
+static bool default_terminates(int signo)
+{
+	return signo != SIGCHLD && signo != SIGCONT && signo != SIGURG && signo != SIGWINCH;
+}
+
+/* A signal for a container that has not started: like runc's init waiting
+ * on its fifo, the container ends with it. */
+static void end_unstarted(struct monitor *m, int signo)
+{
+	m->have_exit = true;
+	m->wstatus = signo & 0x7f; /* as waitpid reports "killed by signo" */
+	m->phase = MON_EXITED;
+	m->end_now = true;
+}
+
+static void handle_signal(struct monitor *m, int signo)
+{
+	if (signo == SIGWINCH && m->terminal) {
+		send_winsize(m);
+		return;
+	}
+	if (m->phase == MON_RUNNING || m->phase == MON_STARTING)
+		send_signal(m, signo, false);
+	else if ((m->phase == MON_CREATED || m->phase == MON_BOOTING) && default_terminates(signo))
+		end_unstarted(m, signo);
+}
+
+static void handle_request(struct monitor *m, int cfd, char *req)
+{
+	struct lv_error *err = NULL;
+	int signo, all;
+
+	if (strcmp(req, "start") == 0) {
+		if (m->phase != MON_CREATED || m->start_client >= 0) {
+			rt_ctl_reply(cfd, EINVAL, m->phase == MON_BOOTING ? "container is still being created"
+								      : "cannot start a container that is not in the created state");
+			close(cfd);
+			return;
+		}
+		if (send_frame(m, NOXS_MSG_START, NULL, 0) < 0) {
+			rt_ctl_reply(cfd, EIO, "cannot reach the guest");
+			close(cfd);
+			return;
+		}
+		m->phase = MON_STARTING;
+		m->start_client = cfd; /* answered when the guest says STARTED */
+		return;
+	}
+	if (sscanf(req, "kill %d %d", &signo, &all) == 2 && signo > 0 && signo < 65) {
+		if (m->phase == MON_RUNNING || m->phase == MON_STARTING)
+			send_signal(m, signo, all != 0);
+		else if (default_terminates(signo))
+			end_unstarted(m, signo);
+		rt_ctl_reply(cfd, 0, NULL);
+	} else if (strcmp(req, "pause") == 0 || strcmp(req, "resume") == 0) {
+		bool pause = req[0] == 'p';
+		if (m->phase != MON_RUNNING || m->paused == pause) {
+			rt_ctl_reply(cfd, EINVAL, pause ? "container not running" : "container not paused");
+		} else if ((pause ? m->vm.ops->pause(&m->vm, &err) : m->vm.ops->resume(&m->vm, &err)) < 0) {
+			rt_ctl_reply(cfd, lv_err_errno(err), err->msg);
+			lv_error_free(&err);
+		} else {
+			m->paused = pause;
+			save_state(m, pause ? RT_STATUS_PAUSED : RT_STATUS_RUNNING);
+			rt_ctl_reply(cfd, 0, NULL);
+		}
+	} else {
+		rt_ctl_reply(cfd, EINVAL, "unknown request");
+	}
+	close(cfd);
+}
+
+static void handle_client(struct monitor *m)
+{
+	char req[RT_CTL_MSG_MAX + 1];
+	struct pollfd pfd;
+	ssize_t n;
+	int cfd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (cfd < 0)
+		return;
+	pfd.fd = cfd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 2000) <= 0 || (n = recv(cfd, req, RT_CTL_MSG_MAX, 0)) <= 0) {
+		close(cfd);
+		return;
+	}
+	req[n] = '\0';
+	handle_request(m, cfd, req);
+}
+
+static void guest_error(struct monitor *m, const uint8_t *p, uint32_t len)
+{
+	size_t have = strlen(m->errmsg);
+	size_t room = sizeof(m->errmsg) - have - 1;
+	size_t n = len < room ? len : room;
+
+	if (have && room > 2) {
+		strcat(m->errmsg, "; ");
+		have += 2;
+		room -= 2;
+		n = len < room ? len : room;
+	}
+	for (size_t i = 0; i < n; i++) /* guest text: keep it printable */
+		m->errmsg[have + i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
+	m->errmsg[have + n] = '\0';
+	rt_log(&m->ctx->log, RT_LOG_WARN, "container %s: guest: %s", m->a->id, m->errmsg + have);
+}
+
+static void guest_frame(struct monitor *m, uint16_t type, const uint8_t *p, uint32_t len)
+{
+	switch (type) {
+	case NOXS_MSG_READY:
+		if (m->phase != MON_BOOTING)
+			break;
+		if (save_state(m, RT_STATUS_CREATED) < 0) {
+			sync_report(m, EIO, "cannot write the container state");
+			end_unstarted(m, SIGKILL);
+			break;
+		}
+		m->phase = MON_CREATED;
+		sync_report(m, 0, NULL);
+		break;
+	case NOXS_MSG_STARTED:
+		if (m->phase != MON_STARTING)
+			break;
+		m->phase = MON_RUNNING;
+		save_state(m, RT_STATUS_RUNNING);
+		if (m->start_client >= 0) {
+			rt_ctl_reply(m->start_client, 0, NULL);
+			close(m->start_client);
+			m->start_client = -1;
+		}
+		break;
+	case NOXS_MSG_STDOUT:
+		if (m->out_ok && !write_all(m->out_fd, p, len))
+			m->out_ok = false;
+		break;
+	case NOXS_MSG_STDERR:
+		if (m->err_ok && !write_all(m->err_fd, p, len))
+			m->err_ok = false;
+		break;
+	case NOXS_MSG_ERROR:
+		guest_error(m, p, len);
+		break;
+	case NOXS_MSG_EXIT:
+		if (len < 4)
+			break;
+		m->have_exit = true;
+		m->wstatus = (int)noxs_get_u32(p);
+		m->phase = MON_EXITED;
+		break;
+	default:
+		rt_debug(&m->ctx->log, "container %s: ignoring guest frame type %u", m->a->id, type);
+	}
+}
+
+/* Drains the control channel; false when the guest side is gone. */
+static bool read_guest(struct monitor *m)
+{
+	struct lv_error *err = NULL;
+	const uint8_t *p;
+	uint16_t type;
+	uint32_t len;
+	int r = noxs_rx_fill(&m->rx, m->vm.ctl_fd, &err);
+
+	if (r == -EAGAIN)
+		return true;
+	if (r <= 0) {
+		lv_error_free(&err);
+		return false;
+	}
+	while ((r = noxs_rx_next(&m->rx, &type, &p, &len, &err)) == 1)
+		guest_frame(m, type, p, len);
+	if (r < 0) {
+		rt_log(&m->ctx->log, RT_LOG_ERROR, "container %s: %s", m->a->id, err->msg);
+		lv_error_free(&err);
+		return false;
+	}
+	return true;
+}
+
+static void forward_stdin(struct monitor *m)
+{
+	uint8_t buf[NOXS_IO_CHUNK];
+	ssize_t n = read(m->in_fd, buf, sizeof(buf));
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		m->in_open = false;
+		if (!m->terminal)
+			send_frame(m, NOXS_MSG_STDIN_EOF, NULL, 0);
+		return;
+	}
+	send_frame(m, NOXS_MSG_STDIN, buf, (uint32_t)n);
+}
+
+static int setup_signals(struct monitor *m, struct lv_error **err)
+{
+	sigset_t set;
+
+	sigfillset(&set);
+	sigdelset(&set, SIGCHLD);
+	sigdelset(&set, SIGSEGV);
+	sigdelset(&set, SIGBUS);
+	sigdelset(&set, SIGILL);
+	sigdelset(&set, SIGFPE);
+	sigdelset(&set, SIGTRAP);
+	sigdelset(&set, SIGSYS);
+	sigdelset(&set, SIGPIPE);
+	signal(SIGPIPE, SIG_IGN);
+	if (sigprocmask(SIG_SETMASK, &set, NULL) < 0)
+		return lv_err(err, errno, "sigprocmask");
+	m->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (m->sigfd < 0)
+		return lv_err(err, errno, "signalfd");
+	return 0;
+}
+
+static int send_console(int sock, int master, const char *name, struct lv_error **err)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = (void *)name, .iov_len = strlen(name) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+
+	memset(cbuf, 0, sizeof(cbuf));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &master, sizeof(int));
+	if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
+		return lv_err(err, errno, "send the pty master over --console-socket");
+	return 0;
+}
+
+/* The caller gets the master of a host pty, as with runc; we keep the slave
+ * as our controlling terminal (so a resize reaches us as SIGWINCH) in raw
+ * mode: the guest's own pty does the line discipline. */
+static int setup_terminal(struct monitor *m, struct lv_error **err)
+{
+	const struct rt_process *p = &m->a->spec->process;
+	cleanup_close int master = -1;
+	struct winsize ws = { .ws_row = (unsigned short)p->rows, .ws_col = (unsigned short)p->cols };
+	struct termios tio;
+	char name[128];
+	int slave, r;
+
+	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 || ptsname_r(master, name, sizeof(name)) != 0)
+		return lv_err(err, errno, "allocate a pty");
+	if (ws.ws_row || ws.ws_col)
+		ioctl(master, TIOCSWINSZ, &ws);
+	slave = open(name, O_RDWR | O_CLOEXEC);
+	if (slave < 0)
+		return lv_err(err, errno, "open %s", name);
+	ioctl(slave, TIOCSCTTY, 0);
+	if (tcgetattr(slave, &tio) == 0) {
+		cfmakeraw(&tio);
+		tcsetattr(slave, TCSANOW, &tio);
+	}
+	m->in_fd = m->out_fd = m->err_fd = slave;
+	r = send_console(m->a->console_fd, master, name, err);
+	if (r < 0)
+		return r;
+	return 0;
+}
+
+static int init_state(struct monitor *m, struct lv_error **err)
+{
+	const struct rt_spec *spec = m->a->spec;
+
+	m->st.id = (char *)m->a->id;
+	m->st.pid = getpid();
+	rt_proc_start_time(m->st.pid, &m->st.pid_start, NULL, NULL);
+	m->st.vmm_pid = m->vm.vmm_pid;
+	m->st.vmm_start = m->vm.vmm_start;
+	m->st.exit_status = -1;
+	m->st.bundle = (char *)m->a->bundle;
+	m->st.rootfs = spec->rootfs;
+	m->st.created = rt_now_rfc3339();
+	m->st.owner = (char *)"";
+	m->st.backend = (char *)m->a->ops->name;
+	m->st.annotations = spec->annotations;
+	m->st.nannotations = spec->nannotations;
+	if (!m->st.created)
+		return lv_err(err, ENOMEM, "state");
+	return 0;
+}
+
+/* Everything before the poll loop, unwound by the caller. */
+static int monitor_setup(struct monitor *m, struct lv_error **err)
+{
+	const struct rt_monitor_args *a = m->a;
+	cleanup_free char *dir = NULL;
+	int r;
+
+	r = setup_signals(m, err);
+	if (r < 0)
+		return r;
+	r = rt_state_path(m->ctx->root, a->id, &dir, err);
+	if (r < 0)
+		return r;
+	m->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (m->dirfd < 0)
+		return lv_err(err, errno, "open %s", dir);
+	m->listen_fd = rt_ctl_listen(m->dirfd, err);
+	if (m->listen_fd < 0)
+		return m->listen_fd;
+	if (m->terminal) {
+		r = setup_terminal(m, err);
+		if (r < 0)
+			return r;
+	}
+	if (a->spec->process.has_oom_score_adj) {
+		cleanup_close int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || dprintf(fd, "%d", a->spec->process.oom_score_adj) < 0)
+			return lv_err(err, errno, "process.oomScoreAdj: cannot apply %d", a->spec->process.oom_score_adj);
+	}
+	r = noxs_rx_init(&m->rx, err);
+	if (r < 0)
+		return r;
+	r = a->ops->launch(&m->ctx->config, &a->vm_config, &m->vm, err);
+	if (r < 0)
+		return r;
+	m->vm_up = true;
+	r = init_state(m, err);
+	if (r < 0)
+		return r;
+	r = noxs_send(m->vm.ctl_fd, NOXS_MSG_PAGE, a->page, (uint32_t)a->page_len, err);
+	if (r < 0)
+		return lv_err_wrap(err, "hand the device page to the guest");
+	return 0;
+}
+
+/* The tail of the VMM's log says why a VM died before its guest spoke. */
+static void vmm_log_tail(struct monitor *m, char *buf, size_t size)
+{
+	cleanup_close int fd = openat(m->dirfd, "vmm.log", O_RDONLY | O_CLOEXEC);
+	off_t end;
+	ssize_t n;
+
+	buf[0] = '\0';
+	if (fd < 0 || (end = lseek(fd, 0, SEEK_END)) <= 0)
+		return;
+	lseek(fd, end > (off_t)size - 1 ? end - (off_t)size + 1 : 0, SEEK_SET);
+	n = read(fd, buf, size - 1);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (char *c = buf; *c; c++)
+		if (*c == '\n')
+			*c = ' ';
+}
+
+static void monitor_loop(struct monitor *m)
+{
+	uint64_t boot_deadline = now_ms() + m->ctx->config.boot_timeout_ms;
+	uint64_t exit_deadline = 0;
+
+	while (true) {
+		struct pollfd pfd[5];
+		int n = 0, timeout = -1, i_sig, i_ctl, i_exit, i_listen, i_in = -1;
+
+		if (m->end_now)
+			return;
+		if (m->phase == MON_EXITED) {
+			if (!exit_deadline)
+				exit_deadline = now_ms() + 5000; /* the guest powers off right after EXIT */
+			if (now_ms() >= exit_deadline)
+				return;
+			timeout = (int)(exit_deadline - now_ms());
+		} else if (m->phase == MON_BOOTING) {
+			if (now_ms() >= boot_deadline) {
+				snprintf(m->errmsg, sizeof(m->errmsg), "the guest did not become ready within %u ms",
+					 m->ctx->config.boot_timeout_ms);
+				return;
+			}
+			timeout = (int)(boot_deadline - now_ms());
+		}
+		pfd[i_sig = n++] = (struct pollfd){ .fd = m->sigfd, .events = POLLIN };
+		pfd[i_ctl = n++] = (struct pollfd){ .fd = m->ctl_open ? m->vm.ctl_fd : -1, .events = POLLIN };
+		pfd[i_exit = n++] = (struct pollfd){ .fd = m->vm.exit_fd, .events = POLLIN };
+		pfd[i_listen = n++] = (struct pollfd){ .fd = m->listen_fd, .events = POLLIN };
+		if (m->phase == MON_RUNNING && m->in_open)
+			pfd[i_in = n++] = (struct pollfd){ .fd = m->in_fd, .events = POLLIN };
+		if (poll(pfd, (nfds_t)n, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		if (pfd[i_sig].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(m->sigfd, &si, sizeof(si)) == sizeof(si))
+				handle_signal(m, (int)si.ssi_signo);
+		}
+		if (pfd[i_ctl].revents & (POLLIN | POLLHUP | POLLERR)) {
+			if (!read_guest(m)) {
+				m->ctl_open = false;
+				if (m->phase != MON_EXITED)
+					return; /* channel gone without an exit status */
+			}
+		}
+		if (pfd[i_listen].revents & POLLIN)
+			handle_client(m);
+		if (i_in >= 0 && (pfd[i_in].revents & (POLLIN | POLLHUP | POLLERR)))
+			forward_stdin(m);
+		if (pfd[i_exit].revents & POLLIN) {
+			/* The VM ended; take what the guest still had queued. */
+			while (m->phase != MON_EXITED && read_guest(m)) {
+				struct pollfd c = { .fd = m->vm.ctl_fd, .events = POLLIN };
+				if (poll(&c, 1, 0) <= 0)
+					break;
+			}
+			return;
+		}
+	}
+}
+
+static int exit_code(const struct monitor *m)
+{
+	if (!m->have_exit)
+		return 255;
+	if (WIFEXITED(m->wstatus))
+		return WEXITSTATUS(m->wstatus);
+	if (WIFSIGNALED(m->wstatus))
+		return 128 + WTERMSIG(m->wstatus);
+	return 255;
+}
+
+int rt_monitor_main(const struct rt_monitor_args *a)
+{
+	struct monitor m = {
+		.a = a, .ctx = a->ctx, .dirfd = -1, .sigfd = -1, .listen_fd = -1, .start_client = -1,
+		.sync_fd = a->sync_fd, .in_fd = 0, .out_fd = 1, .err_fd = 2, .in_open = true, .out_ok = true, .ctl_open = true,
+		.err_ok = true, .terminal = a->spec->process.terminal && a->console_fd >= 0,
+	};
+	struct lv_error *err = NULL;
+	int code;
+
+	m.vm.ctl_fd = m.vm.exit_fd = -1;
+	if (chdir("/") < 0 || monitor_setup(&m, &err) < 0) {
+		sync_report(&m, lv_err_errno(err) ? lv_err_errno(err) : EIO, err ? err->msg : "monitor setup failed");
+		lv_error_free(&err);
+		code = 1;
+		goto out;
+	}
+	if (a->console_fd >= 0)
+		close(a->console_fd);
+	monitor_loop(&m);
+	if (m.phase == MON_BOOTING || (m.sync_fd >= 0)) {
+		char tail[512];
+		if (!m.errmsg[0]) {
+			vmm_log_tail(&m, tail, sizeof(tail));
+			snprintf(m.errmsg, sizeof(m.errmsg), "the VM ended before its guest was ready%s%s",
+				 tail[0] ? ": " : "", tail);
+		}
+		sync_report(&m, EIO, m.errmsg);
+		code = 1;
+		goto out;
+	}
+	if (m.start_client >= 0) {
+		rt_ctl_reply(m.start_client, EIO, m.errmsg[0] ? m.errmsg : "the container ended before it started");
+		close(m.start_client);
+		m.start_client = -1;
+	}
+	if (!m.have_exit)
+		rt_log(&m.ctx->log, RT_LOG_ERROR, "container %s: the VM ended without reporting the process's exit status",
+		       a->id);
+	code = exit_code(&m);
+	m.st.exit_status = code;
+	m.phase = MON_EXITED;
+	if (m.vm_up) {
+		a->ops->destroy(&m.vm);
+		m.vm_up = false;
+	}
+	save_state(&m, RT_STATUS_STOPPED);
+out:
+	if (m.vm_up)
+		a->ops->destroy(&m.vm);
+	noxs_rx_free(&m.rx);
+	free(m.st.created);
+	if (m.listen_fd >= 0)
+		close(m.listen_fd);
+	if (m.dirfd >= 0)
+		close(m.dirfd);
+	if (m.sigfd >= 0)
+		close(m.sigfd);
+	return code;
+}

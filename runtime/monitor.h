@@ -1,0 +1,32 @@
+/* The monitor: the host process that owns one container's VM and is the
+ * container's pid.  It boots the VM, hands the guest its device page,
+ * waits for `start`, relays stdio and signals, and exits with the
+ * container process's exit status (128+N for signal N), as runc's init
+ * process would. */
+#ifndef RT_MONITOR_H
+#define RT_MONITOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "container.h"
+#include "hv.h"
+#include "spec.h"
+
+struct rt_monitor_args {
+	struct rt_context *ctx;
+	const char *id;
+	const char *bundle;
+	const struct rt_spec *spec;
+	const struct hv_ops *ops;
+	struct hv_vm_config vm_config;
+	const uint8_t *page;
+	size_t page_len;
+	int sync_fd;        /* reports "ok" or the error to the creating process */
+	int console_fd;     /* connected --console-socket, or -1 */
+};
+
+/* Runs in the forked monitor process; returns its exit code. */
+int rt_monitor_main(const struct rt_monitor_args *args);
+
+#endif

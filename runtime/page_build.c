@@ -1,0 +1,138 @@
+#include "page_build.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../lib/cleanup.h"
+#include "../noxs/page.h"
+
+#define RT_FILE_COPY_MAX 65536
+
+/* The guest init mounts these itself (devtmpfs on /dev, not the tmpfs a
+ * runc spec asks for, since the guest's devices live there). */
+static bool guest_builtin_mount(const char *dest)
+{
+	static const char *const builtin[] = { "/proc", "/sys", "/dev", "/dev/pts", NULL };
+
+	for (const char *const *b = builtin; *b; b++)
+		if (strcmp(dest, *b) == 0)
+			return true;
+	return false;
+}
+
+static int read_file(const struct rt_mount *m, struct noxs_file *f, struct lv_error **err)
+{
+	cleanup_close int fd = open(m->source, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	uint8_t *buf;
+	size_t off = 0;
+
+	if (fd < 0)
+		return lv_err(err, errno, "mount source \"%s\"", m->source);
+	if (fstat(fd, &st) < 0)
+		return lv_err(err, errno, "stat \"%s\"", m->source);
+	if (!S_ISREG(st.st_mode) || st.st_size > RT_FILE_COPY_MAX)
+		return lv_err_msg(err, EINVAL, "mount source \"%s\": must be a regular file of at most %d bytes",
+				  m->source, RT_FILE_COPY_MAX);
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return lv_err(err, ENOMEM, "read \"%s\"", m->source);
+	while (off < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + off, (size_t)st.st_size - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	f->path = m->destination;
+	f->mode = (m->flags & 1 /* MS_RDONLY */) ? (st.st_mode & 07555) : (st.st_mode & 07777);
+	f->uid = st.st_uid;
+	f->gid = st.st_gid;
+	f->data = buf;
+	f->len = (uint32_t)off;
+	return 0;
+}
+
+int rt_page_build(const struct rt_spec *spec, uint8_t **page, size_t *len, struct lv_error **err)
+{
+	const struct rt_process *p = &spec->process;
+	struct noxs_proc np;
+	size_t i;
+	int r;
+
+	memset(&np, 0, sizeof(np));
+	np.flags = (p->terminal ? NOXS_F_TERMINAL : 0) | (spec->root_readonly ? NOXS_F_ROOT_READONLY : 0) |
+		   (p->no_new_privileges ? NOXS_F_NO_NEW_PRIVS : 0) | (p->caps.present ? NOXS_F_HAS_CAPS : 0) |
+		   (p->umask >= 0 ? NOXS_F_HAS_UMASK : 0);
+	np.uid = p->uid;
+	np.gid = p->gid;
+	np.umask = p->umask >= 0 ? (uint32_t)p->umask : 022;
+	np.rows = (uint16_t)p->rows;
+	np.cols = (uint16_t)p->cols;
+	np.caps[0] = p->caps.bounding;
+	np.caps[1] = p->caps.effective;
+	np.caps[2] = p->caps.inheritable;
+	np.caps[3] = p->caps.permitted;
+	np.caps[4] = p->caps.ambient;
+	np.cwd = p->cwd;
+	np.hostname = spec->hostname ? spec->hostname : "";
+	np.args = (const char **)p->args;
+	np.nargs = (uint32_t)p->nargs;
+	np.env = (const char **)p->env;
+	np.nenv = (uint32_t)p->nenv;
+	np.gids = p->additional_gids;
+	np.ngids = (uint32_t)p->n_additional_gids;
+
+	np.rlimits = calloc(p->nrlimits + 1, sizeof(*np.rlimits));
+	np.mounts = calloc(spec->nmounts + 1, sizeof(*np.mounts));
+	np.files = calloc(spec->nmounts + 1, sizeof(*np.files));
+	np.sysctls = calloc(spec->nsysctls + 1, sizeof(*np.sysctls));
+	if (!np.rlimits || !np.mounts || !np.files || !np.sysctls) {
+		r = lv_err(err, ENOMEM, "device page");
+		goto out;
+	}
+	for (i = 0; i < p->nrlimits; i++) {
+		np.rlimits[i].resource = (uint32_t)p->rlimits[i].resource;
+		np.rlimits[i].soft = p->rlimits[i].soft;
+		np.rlimits[i].hard = p->rlimits[i].hard;
+	}
+	np.nrlimits = (uint32_t)p->nrlimits;
+	for (i = 0; i < spec->nmounts; i++) {
+		const struct rt_mount *m = &spec->mounts[i];
+
+		if (m->kind == RT_MOUNT_FILE) {
+			r = read_file(m, &np.files[np.nfiles], err);
+			if (r < 0) {
+				lv_err_wrap(err, "mounts[%zu]", i);
+				goto out;
+			}
+			np.nfiles++;
+		} else if (m->kind == RT_MOUNT_GUEST && !guest_builtin_mount(m->destination)) {
+			struct noxs_mount *nm = &np.mounts[np.nmounts++];
+
+			nm->destination = m->destination;
+			nm->fstype = m->type;
+			nm->source = m->source ? m->source : m->type;
+			nm->flags = m->flags;
+			nm->data = m->data ? m->data : "";
+		}
+	}
+	for (i = 0; i < spec->nsysctls; i++) {
+		np.sysctls[i].key = spec->sysctls[i].key;
+		np.sysctls[i].value = spec->sysctls[i].value;
+	}
+	np.nsysctls = (uint32_t)spec->nsysctls;
+	r = noxs_page_encode(&np, page, len, err);
+out:
+	for (i = 0; np.files && i < np.nfiles; i++)
+		free((void *)np.files[i].data);
+	free(np.rlimits);
+	free(np.mounts);
+	free(np.files);
+	free(np.sysctls);
+	return r;
+}

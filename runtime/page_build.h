@@ -1,0 +1,15 @@
+/* Translates a validated spec into the noxs device page the guest reads. */
+#ifndef RT_PAGE_BUILD_H
+#define RT_PAGE_BUILD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../lib/error.h"
+#include "spec.h"
+
+/* Reads the host files that bind mounts copy into the guest, so call it at
+ * create time: the guest sees them as they were then. */
+int rt_page_build(const struct rt_spec *spec, uint8_t **page, size_t *len, struct lv_error **err);
+
+#endif

@@ -1,0 +1,598 @@
+/* Unit tests for the noxs device page and control channel (TAP).
+ *
+ * `test_noxs --write-seeds DIR` writes fuzzing seeds to DIR/page and
+ * DIR/chan instead of running the tests. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../lib/cleanup.h"
+#include "../../noxs/chan.h"
+#include "../../noxs/page.h"
+#include "tap.h"
+
+/* Byte layout from noxs/README.md, which these tests hold the code to. */
+#define HDR_SIZE 128
+#define H_MAJOR 4
+#define H_MINOR 6
+#define H_TOTAL 12
+#define H_FLAGS 16
+#define H_CWD 36
+#define H_SECT_COUNT 48
+#define DESC(i) (HDR_SIZE + 16 * (i)) /* descriptor i (section id i + 1) */
+#define D_ID 0
+#define D_FLAGS 2
+#define D_OFF 4
+#define D_COUNT 8
+#define D_SIZE 12
+enum { S_STRINGS, S_ARGS, S_ENV, S_GIDS, S_RLIMITS, S_MOUNTS, S_SYSCTLS, S_FILES, S_DATA };
+
+static const char *args[] = { "/bin/sh", "-c", "echo hello", NULL };
+static const char *env[] = { "PATH=/usr/bin:/bin", "TERM=xterm", "HOME=/root", "LANG=C.UTF-8", NULL };
+static uint32_t gids[] = { 10, 20, 4294967294u };
+static struct noxs_rlimit rlimits[] = { { 7, 1024, 4096 }, { 3, UINT64_MAX, UINT64_MAX } };
+static struct noxs_mount mounts[] = {
+	{ "/proc", "proc", "proc", 0xe, "" },
+	{ "/dev/pts", "devpts", "devpts", 0xa, "newinstance,ptmxmode=0666,mode=0620" },
+	{ "/tmp", "tmpfs", "", 1ull << 40, "size=64k" },
+};
+static struct noxs_sysctl sysctls[] = { { "net.ipv4.ip_forward", "1" }, { "kernel.domainname", "" } };
+static const uint8_t bin[] = { 0, 1, 2, 0, 0xff, 0, 'x', 0 };
+static const uint8_t hosts[] = "127.0.0.1 localhost\n";
+static struct noxs_file files[] = {
+	{ "/etc/hosts", 0644, 0, 0, hosts, sizeof(hosts) - 1 },
+	{ "/bin.dat", 0600, 1000, 1001, bin, sizeof(bin) },
+	{ "/etc/empty", 0400, 0, 0, NULL, 0 },
+};
+
+static struct noxs_proc full_proc(void)
+{
+	struct noxs_proc p = {
+		.flags = NOXS_F_TERMINAL | NOXS_F_NO_NEW_PRIVS | NOXS_F_HAS_CAPS | NOXS_F_HAS_UMASK,
+		.uid = 1000, .gid = 1001, .umask = 022, .rows = 24, .cols = 80,
+		.caps = { 1, 2, 3, 0xffffffffffull, 1ull << 63 },
+		.cwd = "/work", .hostname = "box",
+		.args = args, .nargs = 3, .env = env, .nenv = 4,
+		.gids = gids, .ngids = 3, .rlimits = rlimits, .nrlimits = 2,
+		.mounts = mounts, .nmounts = 3, .sysctls = sysctls, .nsysctls = 2,
+		.files = files, .nfiles = 3,
+	};
+	return p;
+}
+
+static int streq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+static int proc_equal(const struct noxs_proc *a, const struct noxs_proc *b)
+{
+	uint32_t i;
+
+	if (a->flags != b->flags || a->uid != b->uid || a->gid != b->gid || a->umask != b->umask || a->rows != b->rows ||
+	    a->cols != b->cols || memcmp(a->caps, b->caps, sizeof(a->caps)) || !streq(a->cwd, b->cwd) ||
+	    !streq(a->hostname ? a->hostname : "", b->hostname ? b->hostname : "") || a->nargs != b->nargs ||
+	    a->nenv != b->nenv || a->ngids != b->ngids || a->nrlimits != b->nrlimits || a->nmounts != b->nmounts ||
+	    a->nsysctls != b->nsysctls || a->nfiles != b->nfiles)
+		return 0;
+	for (i = 0; i < a->nargs; i++)
+		if (!streq(a->args[i], b->args[i]))
+			return 0;
+	for (i = 0; i < a->nenv; i++)
+		if (!streq(a->env[i], b->env[i]))
+			return 0;
+	for (i = 0; i < a->ngids; i++)
+		if (a->gids[i] != b->gids[i])
+			return 0;
+	for (i = 0; i < a->nrlimits; i++)
+		if (a->rlimits[i].resource != b->rlimits[i].resource || a->rlimits[i].soft != b->rlimits[i].soft ||
+		    a->rlimits[i].hard != b->rlimits[i].hard)
+			return 0;
+	for (i = 0; i < a->nmounts; i++)
+		if (!streq(a->mounts[i].destination, b->mounts[i].destination) ||
+		    !streq(a->mounts[i].fstype, b->mounts[i].fstype) || !streq(a->mounts[i].source, b->mounts[i].source) ||
+		    !streq(a->mounts[i].data, b->mounts[i].data) || a->mounts[i].flags != b->mounts[i].flags)
+			return 0;
+	for (i = 0; i < a->nsysctls; i++)
+		if (!streq(a->sysctls[i].key, b->sysctls[i].key) || !streq(a->sysctls[i].value, b->sysctls[i].value))
+			return 0;
+	for (i = 0; i < a->nfiles; i++)
+		if (!streq(a->files[i].path, b->files[i].path) || a->files[i].mode != b->files[i].mode ||
+		    a->files[i].uid != b->files[i].uid || a->files[i].gid != b->files[i].gid ||
+		    a->files[i].len != b->files[i].len ||
+		    (a->files[i].len && memcmp(a->files[i].data, b->files[i].data, a->files[i].len)))
+			return 0;
+	return 1;
+}
+
+static uint32_t rd32(const uint8_t *b, size_t off)
+{
+	return noxs_get_u32(b + off);
+}
+
+static void wr32(uint8_t *b, size_t off, uint32_t v)
+{
+	noxs_put_u32(b + off, v);
+}
+
+/* Decodes a copy of buf in an exact-size allocation, so ASan catches any
+ * read past the end; returns the decode result and leaves the message. */
+static int decode_copy(const uint8_t *buf, size_t len, char *msg, size_t msgsize)
+{
+	uint8_t *copy = malloc(len ? len : 1);
+	struct noxs_proc p;
+	struct lv_error *err = NULL;
+	int r;
+
+	memcpy(copy, buf, len);
+	r = noxs_page_decode(copy, len, &p, &err);
+	if (msg)
+		snprintf(msg, msgsize, "%s", err && err->msg ? err->msg : "");
+	if (r == 0)
+		noxs_proc_free(&p);
+	lv_error_free(&err);
+	free(copy);
+	return r;
+}
+
+static int encode_full(uint8_t **buf, size_t *len)
+{
+	struct noxs_proc p = full_proc();
+	struct lv_error *err = NULL;
+	int r = noxs_page_encode(&p, buf, len, &err);
+
+	lv_error_free(&err);
+	return r;
+}
+
+static void test_roundtrip(void)
+{
+	struct noxs_proc in = full_proc(), out;
+	struct lv_error *err = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = noxs_page_encode(&in, &buf, &len, &err);
+	ok(r == 0 && buf && len > HDR_SIZE && len <= NOXS_PAGE_MAX, "encode a full proc (%zu bytes)", len);
+	ok(rd32(buf, 0) == NOXS_PAGE_MAGIC && rd32(buf, H_TOTAL) == len, "magic and total size in the header");
+	r = noxs_page_decode(buf, len, &out, &err);
+	ok(r == 0, "decode it back: %s", err ? err->msg : "ok");
+	ok(proc_equal(&in, &out), "every field survives the round trip");
+	ok(out.args[3] == NULL && out.env[4] == NULL, "args and env are NULL-terminated");
+	ok(out.files[1].len == sizeof(bin) && memcmp(out.files[1].data, bin, sizeof(bin)) == 0,
+	   "binary file data with NULs intact");
+	ok(out.files[2].len == 0, "empty file");
+	ok(out.rlimits[1].soft == UINT64_MAX && out.mounts[2].flags == 1ull << 40 && out.caps[4] == 1ull << 63,
+	   "64-bit values intact");
+	ok((const uint8_t *)out.cwd > buf && (const uint8_t *)out.cwd < buf + len, "strings point into the buffer");
+	noxs_proc_free(&out);
+	ok(out.args == NULL && out.nargs == 0, "noxs_proc_free resets the struct");
+	free(buf);
+	lv_error_free(&err);
+}
+
+static void test_minimal(void)
+{
+	const char *argv1[] = { "/init", NULL };
+	struct noxs_proc in = { .cwd = "/", .args = argv1, .nargs = 1 }, out;
+	struct lv_error *err = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	ok(noxs_page_encode(&in, &buf, &len, &err) == 0, "encode a proc with only args and cwd");
+	ok(noxs_page_decode(buf, len, &out, &err) == 0, "decode it");
+	ok(out.nenv == 0 && out.env && out.env[0] == NULL, "empty env is an empty NULL-terminated array");
+	ok(out.ngids == 0 && out.nrlimits == 0 && out.nmounts == 0 && out.nsysctls == 0 && out.nfiles == 0,
+	   "empty optional sections");
+	is_str(out.hostname, "", "no hostname decodes as \"\"");
+	is_str(out.args[0], "/init", "args[0]");
+	noxs_proc_free(&out);
+
+	/* An optional section may be absent: relabel env as an unknown,
+	 * non-critical section of a later version, which a reader skips. */
+	noxs_put_u16(buf + DESC(S_ENV) + D_ID, 200);
+	noxs_put_u16(buf + DESC(S_ENV) + D_FLAGS, 0);
+	ok(noxs_page_decode(buf, len, &out, &err) == 0 && out.nenv == 0 && out.env[0] == NULL,
+	   "unknown non-critical section skipped, absent env is empty");
+	noxs_proc_free(&out);
+	noxs_put_u16(buf + DESC(S_ENV) + D_FLAGS, 1);
+	ok(noxs_page_decode(buf, len, &out, &err) == -EPROTONOSUPPORT, "unknown critical section refused: %s",
+	   err ? err->msg : "");
+	lv_error_free(&err);
+	free(buf);
+}
+
+static void test_truncated(void)
+{
+	uint8_t *buf, *longer;
+	size_t len, i;
+	int fails = 0;
+
+	encode_full(&buf, &len);
+	for (i = 0; i < len; i++)
+		if (decode_copy(buf, i, NULL, 0) != -EINVAL)
+			fails++;
+	ok(fails == 0, "every proper prefix (0..%zu bytes) is rejected with -EINVAL", len - 1);
+	longer = calloc(1, len + 1);
+	memcpy(longer, buf, len);
+	ok(decode_copy(longer, len + 1, NULL, 0) == -EINVAL, "trailing byte beyond the total size rejected");
+	ok(decode_copy(buf, len, NULL, 0) == 0, "the whole page decodes");
+	free(longer);
+	free(buf);
+}
+
+/* Applies one corruption to a fresh copy of a full page and checks that the
+ * decoder rejects it with a message containing want. */
+static void expect_reject(void (*corrupt)(uint8_t *buf, size_t len), int want_ret, const char *want, const char *what)
+{
+	uint8_t *buf;
+	size_t len;
+	char msg[512];
+	int r;
+
+	encode_full(&buf, &len);
+	corrupt(buf, len);
+	r = decode_copy(buf, len, msg, sizeof(msg));
+	ok(r == want_ret && strstr(msg, want), "%s: %s", what, msg);
+	free(buf);
+}
+
+static void c_magic(uint8_t *b, size_t n) { (void)n; b[0] ^= 0x20; }
+static void c_major(uint8_t *b, size_t n) { (void)n; noxs_put_u16(b + H_MAJOR, NOXS_PAGE_VERSION + 1); }
+static void c_total(uint8_t *b, size_t n) { wr32(b, H_TOTAL, (uint32_t)n - 1); }
+static void c_sect_off(uint8_t *b, size_t n) { wr32(b, DESC(S_MOUNTS) + D_OFF, (uint32_t)n - 8); }
+static void c_sect_huge(uint8_t *b, size_t n) { (void)n; wr32(b, DESC(S_GIDS) + D_COUNT, 255); wr32(b, DESC(S_GIDS) + D_SIZE, 0x40000000); }
+static void c_sect_count(uint8_t *b, size_t n) { (void)n; wr32(b, H_SECT_COUNT, 100000); }
+static void c_env_limit(uint8_t *b, size_t n) { (void)n; wr32(b, DESC(S_ENV) + D_COUNT, NOXS_MAX_STRINGS + 1); }
+static void c_mount_limit(uint8_t *b, size_t n) { (void)n; wr32(b, DESC(S_MOUNTS) + D_COUNT, NOXS_MAX_ITEMS + 1); }
+static void c_rec_size(uint8_t *b, size_t n) { (void)n; wr32(b, DESC(S_MOUNTS) + D_SIZE, 16); }
+static void c_dup(uint8_t *b, size_t n) { (void)n; noxs_put_u16(b + DESC(S_GIDS) + D_ID, S_ENV + 1); }
+static void c_no_strings(uint8_t *b, size_t n) { (void)n; noxs_put_u16(b + DESC(S_STRINGS) + D_ID, 300); noxs_put_u16(b + DESC(S_STRINGS) + D_FLAGS, 0); }
+static void c_flags(uint8_t *b, size_t n) { (void)n; wr32(b, H_FLAGS, 1u << 12); }
+static void c_env3_off(uint8_t *b, size_t n)
+{
+	(void)n;
+	wr32(b, rd32(b, DESC(S_ENV) + D_OFF) + 3 * 4, rd32(b, DESC(S_STRINGS) + D_COUNT) + 5);
+}
+static void c_unterminated(uint8_t *b, size_t n)
+{
+	/* Shrink the string area to end inside env[3]. */
+	uint32_t env3 = rd32(b, rd32(b, DESC(S_ENV) + D_OFF) + 3 * 4);
+	(void)n;
+	wr32(b, DESC(S_STRINGS) + D_COUNT, env3 + 3);
+}
+static void c_cwd_unterminated(uint8_t *b, size_t n)
+{
+	(void)n;
+	wr32(b, DESC(S_STRINGS) + D_COUNT, rd32(b, H_CWD) + 2);
+}
+static void c_file_data(uint8_t *b, size_t n)
+{
+	(void)n;
+	wr32(b, rd32(b, DESC(S_FILES) + D_OFF) + 24 + 20, 0xfffffff0u); /* files[1].len */
+}
+static void c_cwd_relative(uint8_t *b, size_t n)
+{
+	(void)n;
+	b[rd32(b, DESC(S_STRINGS) + D_OFF) + rd32(b, H_CWD)] = 'w';
+}
+
+static void test_reject(void)
+{
+	uint8_t *buf;
+	size_t len;
+	struct noxs_proc out;
+	struct lv_error *err = NULL;
+
+	expect_reject(c_magic, -EINVAL, "bad magic", "bad magic");
+	expect_reject(c_major, -EPROTONOSUPPORT, "unsupported version 2.0", "higher major version");
+	expect_reject(c_total, -EINVAL, "header says", "total size mismatch");
+	expect_reject(c_sect_off, -EINVAL, "section 6 (mounts)", "section offset past the end");
+	expect_reject(c_sect_huge, -EINVAL, "run past the end of the page", "section size overflow");
+	expect_reject(c_sect_count, -EINVAL, "100000 sections exceed", "section table count over limit");
+	expect_reject(c_env_limit, -EINVAL, "4097 env exceed the limit of 4096", "env count over limit");
+	expect_reject(c_mount_limit, -EINVAL, "257 mounts exceed the limit of 256", "mount count over limit");
+	expect_reject(c_rec_size, -EINVAL, "mounts records are 16 bytes", "record size too small");
+	expect_reject(c_dup, -EINVAL, "appears twice", "duplicate section");
+	expect_reject(c_no_strings, -EINVAL, "no string area", "missing string area");
+	expect_reject(c_flags, -EINVAL, "unknown flags 0x1000", "unknown critical flag");
+	expect_reject(c_env3_off, -EINVAL, "env[3] string offset", "string offset past the string area");
+	expect_reject(c_unterminated, -EINVAL, "env[3] string runs past the end of the string area",
+		      "unterminated string");
+	expect_reject(c_cwd_unterminated, -EINVAL, "cwd string runs past the end", "unterminated cwd");
+	expect_reject(c_file_data, -EINVAL, "files[1] (/bin.dat) data", "file data past the data area");
+	expect_reject(c_cwd_relative, -EINVAL, "not an absolute path", "relative cwd");
+
+	/* Compatibility: a higher minor version, an unknown advisory flag and
+	 * larger records (fields appended later) still decode. */
+	encode_full(&buf, &len);
+	noxs_put_u16(buf + H_MINOR, 7);
+	wr32(buf, H_FLAGS, rd32(buf, H_FLAGS) | 1u << 20);
+	wr32(buf, DESC(S_GIDS) + D_SIZE, 8);
+	wr32(buf, DESC(S_GIDS) + D_COUNT, 1); /* 1 record of 8 bytes: gid 10 then 20 ignored */
+	ok(noxs_page_decode(buf, len, &out, &err) == 0 && out.ngids == 1 && out.gids[0] == 10,
+	   "higher minor version, advisory flag and longer records accepted");
+	noxs_proc_free(&out);
+	lv_error_free(&err);
+	ok(noxs_page_decode(NULL, 0, &out, &err) == -EINVAL, "NULL buffer rejected");
+	lv_error_free(&err);
+	free(buf);
+}
+
+static void test_encode_limits(void)
+{
+	struct noxs_proc p = full_proc();
+	struct noxs_file big[2] = { files[0], { "/var/big.bin", 0644, 0, 0, NULL, 300000 } };
+	struct noxs_mount many[NOXS_MAX_ITEMS + 1];
+	struct lv_error *err = NULL;
+	uint8_t *buf = (uint8_t *)&p;
+	size_t len = 1, i;
+	int r;
+
+	big[1].data = calloc(1, big[1].len);
+	p.files = big;
+	p.nfiles = 2;
+	r = noxs_page_encode(&p, &buf, &len, &err);
+	ok(r == -EFBIG && err && strstr(err->msg, "/var/big.bin") && strstr(err->msg, "262144"),
+	   "encoder refuses an oversized page: %s", err ? err->msg : "");
+	ok(buf == NULL && len == 0, "and returns no buffer");
+	lv_error_free(&err);
+	free((void *)big[1].data);
+
+	p = full_proc();
+	for (i = 0; i < LV_ARRAY_SIZE(many); i++)
+		many[i] = mounts[0];
+	p.mounts = many;
+	p.nmounts = NOXS_MAX_ITEMS + 1;
+	r = noxs_page_encode(&p, &buf, &len, &err);
+	ok(r == -EINVAL && err && strstr(err->msg, "257 mounts"), "encoder refuses too many mounts: %s",
+	   err ? err->msg : "");
+	lv_error_free(&err);
+
+	p = full_proc();
+	p.nmounts = NOXS_MAX_ITEMS;
+	p.mounts = many;
+	ok(noxs_page_encode(&p, &buf, &len, &err) == 0 && decode_copy(buf, len, NULL, 0) == 0,
+	   "exactly %u mounts encode and decode", NOXS_MAX_ITEMS);
+	free(buf);
+
+	p = full_proc();
+	p.nargs = 0;
+	ok(noxs_page_encode(&p, &buf, &len, &err) == -EINVAL, "encoder refuses empty args");
+	lv_error_free(&err);
+	p = full_proc();
+	p.cwd = "rel";
+	ok(noxs_page_encode(&p, &buf, &len, &err) == -EINVAL, "encoder refuses a relative cwd");
+	lv_error_free(&err);
+}
+
+/* ---- channel ---- */
+
+static void test_chan_basic(void)
+{
+	int sv[2];
+	struct noxs_rx rx;
+	struct lv_error *err = NULL;
+	uint16_t type = 0;
+	const uint8_t *pl = NULL;
+	uint32_t n = 0;
+	uint8_t frame[NOXS_FRAME_HDR + 5];
+	size_t i;
+	int r, split_ok = 1;
+
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	ok(noxs_rx_init(&rx, &err) == 0 && rx.cap == NOXS_FRAME_HDR + NOXS_FRAME_MAX, "rx_init");
+
+	ok(noxs_send(sv[0], NOXS_MSG_STARTED, "\x2a\0\0\0", 4, &err) == 0, "send STARTED");
+	r = noxs_rx_fill(&rx, sv[1], &err);
+	ok(r == NOXS_FRAME_HDR + 4, "fill reads header and payload");
+	r = noxs_rx_next(&rx, &type, &pl, &n, &err);
+	ok(r == 1 && type == NOXS_MSG_STARTED && n == 4 && noxs_get_u32(pl) == 42, "STARTED(42) received");
+	ok(noxs_rx_next(&rx, &type, &pl, &n, &err) == 0, "no further frame");
+
+	/* One frame trickling in a byte at a time. */
+	noxs_put_u16(frame, NOXS_MSG_STDOUT);
+	noxs_put_u16(frame + 2, 0);
+	noxs_put_u32(frame + 4, 5);
+	memcpy(frame + NOXS_FRAME_HDR, "hello", 5);
+	for (i = 0; i < sizeof(frame); i++) {
+		if (write(sv[0], frame + i, 1) != 1 || noxs_rx_fill(&rx, sv[1], &err) != 1)
+			split_ok = 0;
+		r = noxs_rx_next(&rx, &type, &pl, &n, &err);
+		if (r != (i + 1 == sizeof(frame)))
+			split_ok = 0;
+	}
+	ok(split_ok && type == NOXS_MSG_STDOUT && n == 5 && memcmp(pl, "hello", 5) == 0,
+	   "frame split across %zu one-byte writes", sizeof(frame));
+
+	/* Two frames, one read. */
+	noxs_send(sv[0], NOXS_MSG_STDIN, "ab", 2, &err);
+	noxs_send(sv[0], NOXS_MSG_STDIN_EOF, NULL, 0, &err);
+	r = noxs_rx_fill(&rx, sv[1], &err);
+	ok(r == 2 * NOXS_FRAME_HDR + 2, "two frames arrive in one read");
+	r = noxs_rx_next(&rx, &type, &pl, &n, &err);
+	ok(r == 1 && type == NOXS_MSG_STDIN && n == 2 && memcmp(pl, "ab", 2) == 0, "first frame");
+	r = noxs_rx_next(&rx, &type, &pl, &n, &err);
+	ok(r == 1 && type == NOXS_MSG_STDIN_EOF && n == 0, "second (empty) frame");
+
+	/* Non-blocking and nothing there: -EAGAIN, no error recorded. */
+	fcntl(sv[1], F_SETFL, fcntl(sv[1], F_GETFL) | O_NONBLOCK);
+	ok(noxs_rx_fill(&rx, sv[1], &err) == -EAGAIN && err == NULL, "-EAGAIN without an error on an empty fd");
+
+	close(sv[0]);
+	ok(noxs_rx_fill(&rx, sv[1], &err) == 0 && err == NULL, "EOF reads as 0");
+	ok(noxs_rx_fill(&rx, -1, &err) == -EBADF && err && strstr(err->msg, "noxs channel: read"),
+	   "read error recorded: %s", err ? err->msg : "");
+	lv_error_free(&err);
+	close(sv[1]);
+	noxs_rx_free(&rx);
+}
+
+static void test_chan_max(void)
+{
+	int sv[2], status = 0, r = 0;
+	struct noxs_rx rx;
+	struct lv_error *err = NULL;
+	uint16_t type = 0;
+	const uint8_t *pl = NULL;
+	uint32_t n = 0, i;
+	uint8_t *big = malloc(NOXS_FRAME_MAX);
+	int good = 1;
+	pid_t pid;
+
+	for (i = 0; i < NOXS_FRAME_MAX; i++)
+		big[i] = (uint8_t)(i * 7 + i / 251);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	pid = fork();
+	if (pid == 0) {
+		/* Non-blocking writer: exercises short writes and poll on EAGAIN. */
+		close(sv[1]);
+		fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+		r = noxs_send(sv[0], NOXS_MSG_PAGE, big, NOXS_FRAME_MAX, &err);
+		r |= noxs_send(sv[0], NOXS_MSG_EXIT, "\0\0\0\0", 4, &err);
+		_exit(r ? 1 : 0);
+	}
+	close(sv[0]);
+	noxs_rx_init(&rx, &err);
+	while ((r = noxs_rx_next(&rx, &type, &pl, &n, &err)) == 0)
+		if (noxs_rx_fill(&rx, sv[1], &err) <= 0)
+			break;
+	ok(r == 1 && type == NOXS_MSG_PAGE && n == NOXS_FRAME_MAX && memcmp(pl, big, n) == 0,
+	   "max-size frame (%u bytes) through a non-blocking writer", NOXS_FRAME_MAX);
+	while ((r = noxs_rx_next(&rx, &type, &pl, &n, &err)) == 0)
+		if (noxs_rx_fill(&rx, sv[1], &err) <= 0)
+			break;
+	ok(r == 1 && type == NOXS_MSG_EXIT && n == 4, "and the frame after it");
+	waitpid(pid, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer saw no error");
+
+	r = noxs_send(sv[1], NOXS_MSG_PAGE, big, NOXS_FRAME_MAX + 1, &err);
+	ok(r == -EMSGSIZE && err, "send refuses an oversized payload: %s", err ? err->msg : "");
+	lv_error_free(&err);
+	good = noxs_send(sv[1], NOXS_MSG_STDIN, "x", 1, &err) == -EPIPE;
+	ok(good, "send to a closed peer is -EPIPE, not SIGPIPE: %s", err ? err->msg : "");
+	lv_error_free(&err);
+	close(sv[1]);
+	noxs_rx_free(&rx);
+	free(big);
+}
+
+static void test_chan_bad(void)
+{
+	struct noxs_rx rx;
+	struct lv_error *err = NULL;
+	uint16_t type;
+	const uint8_t *pl;
+	uint32_t n;
+	uint8_t h[NOXS_FRAME_HDR];
+	uint8_t *fill;
+	int r;
+
+	noxs_rx_init(&rx, &err);
+	noxs_put_u16(h, NOXS_MSG_STDOUT);
+	noxs_put_u16(h + 2, 0);
+	noxs_put_u32(h + 4, NOXS_FRAME_MAX + 1);
+	noxs_rx_push(&rx, h, sizeof(h), &err);
+	r = noxs_rx_next(&rx, &type, &pl, &n, &err);
+	ok(r == -EPROTO && err && strstr(err->msg, "over the"), "oversized length rejected: %s", err ? err->msg : "");
+	lv_error_free(&err);
+	noxs_rx_free(&rx);
+
+	noxs_rx_init(&rx, &err);
+	noxs_put_u32(h + 4, 0);
+	noxs_put_u16(h + 2, 1);
+	noxs_rx_push(&rx, h, sizeof(h), &err);
+	ok(noxs_rx_next(&rx, &type, &pl, &n, &err) == -EPROTO, "non-zero reserved field rejected");
+	lv_error_free(&err);
+	noxs_rx_free(&rx);
+
+	/* A full buffer: push takes what fits, then refuses. */
+	noxs_rx_init(&rx, &err);
+	fill = calloc(1, rx.cap + 10);
+	noxs_put_u16(fill, NOXS_MSG_STDOUT);
+	noxs_put_u32(fill + 4, NOXS_FRAME_MAX);
+	ok(noxs_rx_push(&rx, fill, rx.cap + 10, &err) == (int)rx.cap, "push takes what fits");
+	ok(noxs_rx_push(&rx, fill, 1, &err) == -ENOBUFS, "then -ENOBUFS");
+	lv_error_free(&err);
+	ok(noxs_rx_next(&rx, &type, &pl, &n, &err) == 1 && n == NOXS_FRAME_MAX, "the max frame is complete");
+	ok(noxs_rx_push(&rx, fill, 3, &err) == 3 && rx.off == 0 && rx.len == 3, "buffer compacted after consumption");
+	free(fill);
+	noxs_rx_free(&rx);
+}
+
+/* ---- fuzzing seeds ---- */
+
+static int write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+	char path[4096];
+	FILE *f;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	r = fwrite(data, 1, len, f) == len ? 0 : -1;
+	return fclose(f) == 0 ? r : -1;
+}
+
+static int write_seeds(const char *dir)
+{
+	const char *argv1[] = { "/init", NULL };
+	struct noxs_proc p = full_proc(), min = { .cwd = "/", .args = argv1, .nargs = 1 };
+	struct lv_error *err = NULL;
+	char sub[4096];
+	uint8_t *buf, chan[256], *q = chan + 1; /* chan[0]: fuzz_chan's chunking byte */
+	size_t len;
+	int r = 0;
+
+	snprintf(sub, sizeof(sub), "%s/page", dir);
+	if (noxs_page_encode(&p, &buf, &len, &err) < 0)
+		return 1;
+	r |= write_file(sub, "full", buf, len);
+	free(buf);
+	if (noxs_page_encode(&min, &buf, &len, &err) < 0)
+		return 1;
+	r |= write_file(sub, "minimal", buf, len);
+	free(buf);
+
+	/* A guest-side conversation: READY, STARTED, STDOUT, ERROR, EXIT. */
+#define FRAME(t, s, n) do { noxs_put_u16(q, t); noxs_put_u16(q + 2, 0); noxs_put_u32(q + 4, n); \
+	memcpy(q + 8, s, n); q += 8 + (n); } while (0)
+	FRAME(NOXS_MSG_READY, "", 0);
+	FRAME(NOXS_MSG_STARTED, "\x07\0\0\0", 4);
+	FRAME(NOXS_MSG_STDOUT, "hello\n", 6);
+	FRAME(NOXS_MSG_ERROR, "exec: not found", 15);
+	FRAME(NOXS_MSG_EXIT, "\0\x7f\0\0", 4);
+	FRAME(NOXS_MSG_WINSIZE, "\x18\0\x50\0", 4);
+	FRAME(NOXS_MSG_SIGNAL, "\x0f\0\0\0\x01\0\0\0", 8);
+#undef FRAME
+	snprintf(sub, sizeof(sub), "%s/chan", dir);
+	chan[0] = 0; /* one push */
+	r |= write_file(sub, "conversation-whole", chan, (size_t)(q - chan));
+	chan[0] = 1; /* small pushes */
+	r |= write_file(sub, "conversation-split", chan, (size_t)(q - chan));
+	return r ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
+		return write_seeds(argv[2]);
+	test_roundtrip();
+	test_minimal();
+	test_truncated();
+	test_reject();
+	test_encode_limits();
+	test_chan_basic();
+	test_chan_max();
+	test_chan_bad();
+	return tap_done();
+}
