@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "../lib/cleanup.h"
+
 static const struct {
 	const char *unit;
 	int64_t ns;

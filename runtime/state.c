@@ -178,6 +178,8 @@ int rt_state_create(const char *root, const char *id, struct lv_error **err)
 	cleanup_close int fd = -1;
 	int r;
 
+	if (!root || !id)
+		return lv_err_msg(err, EINVAL, "state: missing root or container id");
 	r = rt_id_check(id, err);
 	if (r < 0)
 		return r;
