@@ -10,19 +10,21 @@ static const char *const hooks[] = {
 	"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop",
 };
 
-/* Options that map to mount flags the guest init applies (sorted, as
- * runc's list is).  Keep in step with runtime/spec's mount option table. */
+/* The mount options runtime/spec_mounts.c accepts, sorted as runc lists
+ * them; propagation and tmpcopyup are accepted without effect.  Keep in step
+ * with its table (it is not exported). */
 static const char *const mount_options[] = {
-	"async",  "atime",	 "bind",     "defaults",   "dev",	   "diratime",	   "dirsync",
-	"exec",	  "iversion",	 "lazytime", "mand",	   "noatime",	   "nodev",	   "nodiratime",
-	"noexec", "noiversion",	 "nolazytime", "nomand",   "norelatime",   "nostrictatime", "nosuid",
-	"nosymfollow", "rbind",	 "relatime", "ro",	   "rw",	   "strictatime",  "suid",
-	"symfollow", "sync",
+	"async",      "atime",	      "bind",	  "defaults",	 "dev",		"diratime", "dirsync",
+	"exec",	      "mand",	      "noatime",  "nodev",	 "nodiratime",	"noexec",   "nomand",
+	"norelatime", "nostrictatime", "nosuid",  "private",	 "rbind",	"relatime", "remount",
+	"ro",	      "rprivate",     "rshared",  "rslave",	 "runbindable", "rw",	    "shared",
+	"slave",      "strictatime",  "suid",	  "sync",	 "tmpcopyup",	"unbindable",
 };
 
-/* All namespace types are accepted: the VM boundary supersedes them. */
+/* The namespace types runtime/spec_linux.c accepts: the VM boundary
+ * supersedes them.  "user" is refused (no uid mapping into a VM). */
 static const char *const namespaces[] = {
-	"cgroup", "ipc", "mount", "network", "pid", "user", "uts",
+	"cgroup", "ipc", "mount", "network", "pid", "time", "uts",
 };
 
 /* The capabilities the guest init knows, in CAP_* number order. */

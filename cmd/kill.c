@@ -27,7 +27,8 @@ int cmd_kill(struct cmd_call *call, int argc, char **argv, struct lv_error **err
 	r = cmd_operand_id(call, argc, argv, 2, &id, err);
 	if (r < 0)
 		return r;
-	/* The signal is checked before the container, as runc does. */
+	/* runc looks the container up first; we check the whole command line
+	 * before touching any container. */
 	r = cmd_parse_signal(optind + 1 < argc ? argv[optind + 1] : "SIGTERM", &signo, err);
 	if (r < 0)
 		return lv_err_wrap(err, "kill");

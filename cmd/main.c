@@ -101,6 +101,13 @@ static const struct cmd_verb verbs[] = {
 	  "start <container-id>", ID_TEXT, NULL },
 	{ "state", cmd_state, true, "output the state of a container", "state <container-id>",
 	  ID_TEXT "Prints the OCI state as JSON.\n", NULL },
+	{ "tinyx", cmd_tinyx, false, "make a minimal bundle from a host binary (Tinyx)",
+	  "tinyx --app /path/to/PROG -o DIR [-- ARGS...]",
+	  "Makes an OCI bundle in DIR holding PROG, the shared libraries ldd finds for it\n"
+	  "and BusyBox; `lightvm run -b DIR ID` then runs PROG ARGS in a VM.\n",
+	  "   --app value, -a value     absolute path of the host binary\n"
+	  "   --output value, -o value  bundle directory to create (absent or empty)\n"
+	  "   --busybox value           static BusyBox to include (default /bin/busybox)\n" },
 	{ "update", cmd_update, true, "update container resource constraints (not supported yet)",
 	  "update [command options] <container-id>", "Not supported yet.\n", NULL },
 	{ "features", cmd_features, true, "show the enabled features", "features",
@@ -148,9 +155,8 @@ static void print_main_help(FILE *out)
 		     "To start a new instance of a container:\n\n"
 		     "    # lightvm run [ -b bundle ] <container-id>\n\n"
 		     "USAGE:\n   lightvm [global options] command [command options] [arguments...]\n\n"
-		     "VERSION:\n   ");
-	cmd_print_version(out);
-	fprintf(out, "\nCOMMANDS:\n");
+		     "VERSION:\n   %s\ncommit: %s\nspec: %s\n\nCOMMANDS:\n",
+		LV_VERSION, LV_COMMIT, CMD_OCI_SPEC_VERSION);
 	for (i = 0; i < LV_ARRAY_SIZE(verbs); i++)
 		fprintf(out, "   %-10s  %s\n", verbs[i].name, verbs[i].summary);
 	fprintf(out, "   %-10s  %s\n", "help, h", HELP_SUMMARY);
@@ -168,11 +174,17 @@ void cmd_print_verb_help(const char *verb, FILE *out)
 		return;
 	}
 	fprintf(out, "NAME:\n   lightvm %s - %s\n\nUSAGE:\n   lightvm %s\n", v->name, v->summary, v->usage);
-	if (v->description)
-		fprintf(out, "\nDESCRIPTION:\n%s", v->description);
-	if (v->options)
-		fprintf(out, "\nOPTIONS:\n%s", v->options);
-	fprintf(out, "   --help, -h  show help\n");
+	if (v->description) {
+		const char *p = v->description;
+
+		fprintf(out, "\nDESCRIPTION:\n");
+		while (*p) {
+			size_t n = strcspn(p, "\n");
+			fprintf(out, "   %.*s\n", (int)n, p);
+			p += n + (p[n] == '\n');
+		}
+	}
+	fprintf(out, "\nOPTIONS:\n%s   --help, -h  show help\n", v->options ? v->options : "");
 }
 
 const char *cmd_verb_usage(const char *verb)
@@ -189,7 +201,7 @@ static int help(struct cmd_call *call, int argc, char **argv, struct lv_error **
 		print_main_help(stdout);
 		return 0;
 	}
-	if (is_help_verb(argv[1])) {
+	if (is_help_verb(argv[1]) || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		printf("NAME:\n   lightvm help - %s\n\nUSAGE:\n   lightvm help [command]\n", HELP_SUMMARY);
 		return 0;
 	}
@@ -330,7 +342,6 @@ int main(int argc, char **argv)
 	cleanup_free char *root = NULL;
 	const struct cmd_verb *verb = NULL;
 	const char *verb_name;
-	bool config_loaded = false;
 	int r, status;
 
 	r = parse_globals(argc, argv, &g, &err);
@@ -348,24 +359,29 @@ int main(int argc, char **argv)
 		status = 0;
 		goto out;
 	}
+	/* The log first, so every later error reaches it (containerd reads
+	 * the error from there). */
+	r = rt_log_open(&ctx.log, g.log, g.log_format, g.debug, &err);
+	if (r < 0) {
+		status = report(&ctx.log, err, r, false, NULL);
+		goto out;
+	}
 	verb_name = argv[optind];
 	call.verb = verb_name;
 	if (!is_help_verb(verb_name)) {
 		verb = find_verb(verb_name);
 		if (!verb) {
-			lv_err_msg(&err, EINVAL, "unknown command \"%s\"", verb_name);
-			report(&ctx.log, err, -EINVAL, true, NULL);
+			r = lv_err_msg(&err, EINVAL, "unknown command \"%s\"", verb_name);
+			report(&ctx.log, err, r, true, NULL);
 			status = CMD_EXIT_UNKNOWN_COMMAND;
 			goto out;
 		}
 	}
-	r = rt_log_open(&ctx.log, g.log, g.log_format, g.debug, &err);
-	if (r >= 0)
-		r = root_path(g.root, &root, &err);
-	if (r >= 0 && verb && verb->needs_config) {
+	r = root_path(g.root, &root, &err);
+	/* rt_config_load() may leave allocations behind on failure too:
+	 * rt_config_free() at the end takes care of them. */
+	if (r >= 0 && verb && verb->needs_config)
 		r = rt_config_load(&ctx.config, &err);
-		config_loaded = r >= 0;
-	}
 	if (r < 0) {
 		status = report(&ctx.log, err, r, false, NULL);
 		goto out;
@@ -374,7 +390,7 @@ int main(int argc, char **argv)
 	ctx.debug = g.debug;
 	ctx.systemd_cgroup = g.systemd_cgroup;
 	rt_debug(&ctx.log, "lightvm %s: root %s, config %s", verb_name, root,
-		 config_loaded && ctx.config.path ? ctx.config.path : "(defaults)");
+		 ctx.config.path ? ctx.config.path : "(defaults)");
 
 	/* The verb sees argv from its own name on, getopt reset for it. */
 	argc -= optind;
@@ -388,8 +404,7 @@ int main(int argc, char **argv)
 		status = r;
 	}
 out:
-	if (config_loaded)
-		rt_config_free(&ctx.config);
+	rt_config_free(&ctx.config);
 	rt_log_close(&ctx.log);
 	lv_error_free(&err);
 	return status;

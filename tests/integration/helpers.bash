@@ -369,7 +369,7 @@ function teardown_lightvm_test() {
 		wait "$p" 2>/dev/null || true
 	done
 
-	# Leak checks.  Give exiting processes a moment.
+	echo "DBG before leak check" >&2; __test_pids >&2
 	for i in $(seq 50); do
 		mapfile -t leaks < <(__test_pids)
 		[ ${#leaks[@]} -eq 0 ] && break
