@@ -208,6 +208,9 @@ static int spawn_monitor(struct rt_context *ctx, const struct rt_create_opts *o,
 			.page = p->page, .page_len = p->page_len, .sync_fd = sync[1], .console_fd = console,
 		};
 		close(sync[0]);
+		/* The creating process keeps the state lock until we report; our
+		 * inherited copy of that fd would hold it for our whole life. */
+		close(lv_take_fd(&dirfd));
 		setsid();
 		_exit(rt_monitor_main(&a));
 	}

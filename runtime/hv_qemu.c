@@ -61,7 +61,9 @@ static int build_argv(const struct rt_config *cfg, const struct hv_vm_config *vc
 
 	ARG(cfg->qemu);
 	ARG("-M");
-	FMT("microvm,x-option-roms=off,rtc=on,isa-serial=%s", vc->debug ? "on" : "off");
+	/* acpi=off: QEMU then announces the virtio-mmio devices on the kernel
+	 * command line, which is all a Tinyx kernel (no ACPI) reads. */
+	FMT("microvm,x-option-roms=off,rtc=on,acpi=off,isa-serial=%s", vc->debug ? "on" : "off");
 	ARG("-accel");
 	ARG(accel);
 	if (strcmp(accel, "kvm") == 0) {

@@ -8,7 +8,7 @@ trap 'rm -rf "$work"' EXIT
 
 mkdir -p "$work/bundle/rootfs/bin" "$work/bundle/rootfs/etc"
 cp /bin/busybox "$work/bundle/rootfs/bin/busybox"
-for a in $(/bin/busybox --list); do ln -sf busybox "$work/bundle/rootfs/bin/$a"; done
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$work/bundle/rootfs/bin/$a"; done
 echo 'root:x:0:0:root:/root:/bin/sh' >"$work/bundle/rootfs/etc/passwd"
 echo 'root:x:0:' >"$work/bundle/rootfs/etc/group"
 cd "$work/bundle"

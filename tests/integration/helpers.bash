@@ -372,6 +372,7 @@ function teardown_lightvm_test() {
 	echo "DBG before leak check" >&2; __test_pids >&2
 	for i in $(seq 50); do
 		mapfile -t leaks < <(__test_pids)
+		echo "DBG loop $i: ${#leaks[@]} ${leaks[*]} $(cat /proc/${leaks[0]:-self}/cmdline | tr "\0" " ") " >&2
 		[ ${#leaks[@]} -eq 0 ] && break
 		sleep 0.1
 	done
