@@ -254,7 +254,7 @@ static void guest_error(struct monitor *m, const uint8_t *p, uint32_t len)
 	for (size_t i = 0; i < n; i++) /* guest text: keep it printable */
 		m->errmsg[have + i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
 	m->errmsg[have + n] = '\0';
-	rt_log(&m->ctx->log, RT_LOG_WARN, "container %s: guest: %s", m->a->id, m->errmsg + have);
+	rt_debug(&m->ctx->log, "container %s: guest: %s", m->a->id, m->errmsg + have);
 }
 
 static void guest_frame(struct monitor *m, uint16_t type, const uint8_t *p, uint32_t len)

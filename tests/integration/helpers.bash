@@ -288,33 +288,27 @@ function __container_ids() {
 	} | sort -u
 }
 
-# Host processes belonging to this test: command line, root or cwd under
-# $TESTDIR (runc's containers have their root there; lightvm's qemu and
-# monitor name the root or bundle on their command lines).
+# Host processes belonging to this test: command line mentions $TESTDIR
+# (lightvm's qemu and monitor name the root or bundle), or root is one of
+# the test's rootfs dirs (runc's containers; pivot_root'ed, so compare
+# inodes).  Builtins only: this runs over every process, repeatedly.
 function __test_pids() {
-	local p cmd r roots=" "
-	# A pivot_root'ed process's /proc/PID/root reads "/": compare inodes.
+	local p r cmd roots=()
 	for r in "$TESTDIR"/*/rootfs "$TESTDIR"/rootfs; do
-		[ -d "$r" ] && roots+="$(stat -Lc %d:%i "$r") "
+		[ -d "$r" ] && roots+=("$r")
 	done
 	for p in /proc/[0-9]*; do
 		p=${p#/proc/}
-		[ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
-		cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || continue
-		[ -n "$cmd" ] || continue # kernel threads, zombies
-		case "$cmd" in
-		*"$TESTDIR"*) echo "$p" ; continue ;;
+		if [ "$p" = $$ ] || [ "$p" = "$BASHPID" ]; then continue; fi
+		cmd=()
+		mapfile -d '' cmd 2>/dev/null <"/proc/$p/cmdline" || continue
+		[ ${#cmd[@]} -gt 0 ] || continue # kernel threads, zombies
+		case "${cmd[*]}" in
+		*"$TESTDIR"*) echo "$p"; continue ;;
 		esac
-		r=$(stat -Lc %d:%i "/proc/$p/root" 2>/dev/null) || r=none
-		case "$roots" in
-		*" $r "*) echo "$p"; continue ;;
-		esac
-		case "$(readlink "/proc/$p/root" 2>/dev/null)/" in
-		"$TESTDIR"/*) echo "$p"; continue ;;
-		esac
-		case "$(readlink "/proc/$p/cwd" 2>/dev/null)/" in
-		"$TESTDIR"/*) echo "$p"; continue ;;
-		esac
+		for r in "${roots[@]}"; do
+			if [ "/proc/$p/root" -ef "$r" ]; then echo "$p"; break; fi
+		done
 	done
 }
 
@@ -369,10 +363,9 @@ function teardown_lightvm_test() {
 		wait "$p" 2>/dev/null || true
 	done
 
-	echo "DBG before leak check" >&2; __test_pids >&2
-	for i in $(seq 50); do
+	# Leak checks.  Give exiting processes a moment.
+	for i in $(seq 30); do
 		mapfile -t leaks < <(__test_pids)
-		echo "DBG loop $i: ${#leaks[@]} ${leaks[*]} $(cat /proc/${leaks[0]:-self}/cmdline | tr "\0" " ") " >&2
 		[ ${#leaks[@]} -eq 0 ] && break
 		sleep 0.1
 	done
