@@ -23,6 +23,7 @@
 #include "initramfs.h"
 #include "monitor.h"
 #include "page_build.h"
+#include "tty_proxy.h"
 
 static int connect_console(const char *path, struct lv_error **err)
 {
@@ -130,10 +131,8 @@ static int plan_create(struct rt_context *ctx, const struct rt_create_opts *o, b
 		return r;
 	if (!p->spec->has_process)
 		return lv_err_msg(err, EINVAL, "process: a container needs a process to run");
-	if (p->spec->process.terminal && !o->console_socket)
-		return lv_err_msg(err, EINVAL, foreground ?
-				  "process.terminal: a terminal needs --console-socket (lightvm does not proxy a terminal in the foreground yet)" :
-				  "cannot allocate tty if lightvm will detach without setting console socket");
+	if (p->spec->process.terminal && !o->console_socket && !foreground)
+		return lv_err_msg(err, EINVAL, "cannot allocate tty if lightvm will detach without setting console socket");
 	r = check_hooks(p->spec, err);
 	if (r < 0)
 		return r;
@@ -165,7 +164,7 @@ static int plan_create(struct rt_context *ctx, const struct rt_create_opts *o, b
  * is ready (or why not).  On success the container is "created" and
  * *monitor_pid is our child (the caller decides whether to wait for it). */
 static int spawn_monitor(struct rt_context *ctx, const struct rt_create_opts *o, struct create_plan *p,
-			 pid_t *monitor_pid, struct lv_error **err)
+			 pid_t *monitor_pid, int *tty_sock, struct lv_error **err)
 {
 	cleanup_close int dirfd = -1;
 	cleanup_close int console = -1;
@@ -177,6 +176,13 @@ static int spawn_monitor(struct rt_context *ctx, const struct rt_create_opts *o,
 		console = connect_console(o->console_socket, err);
 		if (console < 0)
 			return console;
+	} else if (p->spec->process.terminal) {
+		/* Foreground run: the pty master comes to us. */
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+			return lv_err(err, errno, "socketpair for the terminal");
+		console = sv[1];
+		*tty_sock = sv[0];
 	}
 	dirfd = rt_state_create(ctx->root, o->id, err);
 	if (dirfd < 0)
@@ -208,6 +214,8 @@ static int spawn_monitor(struct rt_context *ctx, const struct rt_create_opts *o,
 			.page = p->page, .page_len = p->page_len, .sync_fd = sync[1], .console_fd = console,
 		};
 		close(sync[0]);
+		if (*tty_sock >= 0)
+			close(*tty_sock);
 		/* The creating process keeps the state lock until we report; our
 		 * inherited copy of that fd would hold it for our whole life. */
 		close(lv_take_fd(&dirfd));
@@ -275,7 +283,7 @@ static void abort_create(struct rt_context *ctx, const char *id, pid_t pid)
 }
 
 static int create_common(struct rt_context *ctx, const struct rt_create_opts *o, bool foreground, pid_t *pid_out,
-			 struct lv_error **err)
+			 int *tty_sock, struct lv_error **err)
 {
 	struct create_plan p = { 0 };
 	pid_t pid = 0;
@@ -284,7 +292,7 @@ static int create_common(struct rt_context *ctx, const struct rt_create_opts *o,
 	r = plan_create(ctx, o, foreground, &p, err);
 	if (r < 0)
 		goto out;
-	r = spawn_monitor(ctx, o, &p, &pid, err);
+	r = spawn_monitor(ctx, o, &p, &pid, tty_sock, err);
 	if (r < 0)
 		goto out;
 	r = run_hooks_with_state(ctx, o->id, "createRuntime", p.spec->hooks.create_runtime,
@@ -306,8 +314,9 @@ out:
 int rt_container_create(struct rt_context *ctx, const struct rt_create_opts *opts, struct lv_error **err)
 {
 	pid_t pid;
+	int tty_sock = -1;
 
-	return create_common(ctx, opts, false, &pid, err);
+	return create_common(ctx, opts, false, &pid, &tty_sock, err);
 }
 
 int rt_container_start(struct rt_context *ctx, const char *id, struct lv_error **err)
@@ -352,27 +361,35 @@ out:
 
 /* Foreground run: we are the monitor's parent; pass on every signal we get
  * (the monitor forwards it into the guest) and exit as the container did. */
-static int wait_foreground(struct rt_context *ctx, pid_t pid, int sigfd, int *exit_code, struct lv_error **err)
+static int wait_foreground(struct rt_context *ctx, pid_t pid, int sigfd, struct rt_tty_proxy *tty, int *exit_code,
+			   struct lv_error **err)
 {
 	cleanup_close int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	int status;
 
 	while (pidfd >= 0) {
-		struct pollfd pfd[2] = { { .fd = sigfd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
-		if (poll(pfd, 2, -1) < 0) {
+		struct pollfd pfd[4] = { { .fd = sigfd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN },
+					 { .fd = tty->master, .events = POLLIN },
+					 { .fd = tty->master >= 0 && tty->in_open ? 0 : -1, .events = POLLIN } };
+		if (poll(pfd, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
-			while (read(sigfd, &si, sizeof(si)) == sizeof(si))
-				if (si.ssi_signo != SIGCHLD)
+			while (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGWINCH && tty->master >= 0)
+					rt_tty_proxy_resize(tty);
+				else if (si.ssi_signo != SIGCHLD)
 					kill(pid, (int)si.ssi_signo);
+			}
 		}
+		rt_tty_proxy_pump(tty, pfd[3].revents & (POLLIN | POLLHUP), pfd[2].revents & (POLLIN | POLLHUP));
 		if (pfd[1].revents & POLLIN)
 			break;
 	}
+	rt_tty_proxy_end(tty);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return lv_err(err, errno, "wait for the container's monitor");
@@ -384,6 +401,8 @@ static int wait_foreground(struct rt_context *ctx, pid_t pid, int sigfd, int *ex
 int rt_container_run(struct rt_context *ctx, const struct rt_create_opts *o, int *exit_code, struct lv_error **err)
 {
 	cleanup_close int sigfd = -1;
+	cleanup_close int tty_sock = -1;
+	struct rt_tty_proxy tty = { .master = -1 };
 	sigset_t set, old;
 	pid_t pid;
 	int r;
@@ -403,9 +422,14 @@ int rt_container_run(struct rt_context *ctx, const struct rt_create_opts *o, int
 		if (sigfd < 0)
 			return lv_err(err, errno, "signalfd");
 	}
-	r = create_common(ctx, o, !o->detach, &pid, err);
+	r = create_common(ctx, o, !o->detach, &pid, &tty_sock, err);
 	if (r < 0)
 		goto out;
+	if (tty_sock >= 0 && rt_tty_proxy_start(&tty, tty_sock, err) < 0) {
+		abort_create(ctx, o->id, pid);
+		r = -EPROTO;
+		goto out;
+	}
 	r = rt_container_start(ctx, o->id, err);
 	if (r < 0) {
 		abort_create(ctx, o->id, pid);
@@ -413,7 +437,7 @@ int rt_container_run(struct rt_context *ctx, const struct rt_create_opts *o, int
 	}
 	if (o->detach)
 		goto out;
-	r = wait_foreground(ctx, pid, sigfd, exit_code, err);
+	r = wait_foreground(ctx, pid, sigfd, &tty, exit_code, err);
 	if (r == 0 && !o->keep) {
 		struct lv_error *e = NULL;
 		if (rt_container_delete(ctx, o->id, false, &e) < 0) {
@@ -422,6 +446,7 @@ int rt_container_run(struct rt_context *ctx, const struct rt_create_opts *o, int
 		}
 	}
 out:
+	rt_tty_proxy_end(&tty);
 	if (!o->detach)
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	return r;
