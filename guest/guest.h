@@ -34,7 +34,6 @@ struct guest_ctx {
 
 	uint8_t *page_buf;      /* owns the bytes proc points into */
 	struct noxs_proc proc;
-	bool have_proc;
 
 	uint16_t rows, cols;    /* latest window size for the terminal */
 	uint32_t pending_sig[GUEST_MAX_PENDING_SIGNALS];

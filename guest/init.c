@@ -194,8 +194,7 @@ static int receive_page(struct guest_ctx *g, struct lv_error **err)
 	memcpy(g->page_buf, payload, len);
 	r = noxs_page_decode(g->page_buf, len, &g->proc, err);
 	if (r < 0)
-		return lv_err_wrap(err, "device page");
-	g->have_proc = true;
+		return r; /* the message already says "noxs page: ..." */
 	g->rows = g->proc.rows;
 	g->cols = g->proc.cols;
 	guest_log(g, "page: %u bytes, %u args, %u mounts, %u files", len, g->proc.nargs, g->proc.nmounts,

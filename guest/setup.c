@@ -186,12 +186,13 @@ static int open_ctl_port(struct guest_ctx *g)
 
 int guest_find_ctl(struct guest_ctx *g, struct lv_error **err)
 {
-	const struct timespec tick = {.tv_nsec = 10 * 1000 * 1000};
+	const struct timespec tick = {.tv_nsec = 1000 * 1000};
 	int fd = -ENOENT;
 
 	/* virtio-serial announces ports and their names from a workqueue
-	 * after the driver probed: they may show up after we start. */
-	for (int waited = 0; waited < CTL_WAIT_MS; waited += 10) {
+	 * after the driver probed: they may show up after we start.  A fine
+	 * tick: every millisecond here is on every container's start path. */
+	for (int waited = 0; waited < CTL_WAIT_MS; waited += 1) {
 		fd = open_ctl_port(g);
 		if (fd >= 0) {
 			g->ctl = fd;

@@ -164,7 +164,7 @@ static int plan_create(struct rt_context *ctx, const struct rt_create_opts *o, b
  * is ready (or why not).  On success the container is "created" and
  * *monitor_pid is our child (the caller decides whether to wait for it). */
 static int spawn_monitor(struct rt_context *ctx, const struct rt_create_opts *o, struct create_plan *p,
-			 pid_t *monitor_pid, int *tty_sock, struct lv_error **err)
+			 bool autostart, pid_t *monitor_pid, int *tty_sock, struct lv_error **err)
 {
 	cleanup_close int dirfd = -1;
 	cleanup_close int console = -1;
@@ -212,6 +212,7 @@ static int spawn_monitor(struct rt_context *ctx, const struct rt_create_opts *o,
 				.state_dir = p->state_dir,
 			},
 			.page = p->page, .page_len = p->page_len, .sync_fd = sync[1], .console_fd = console,
+			.autostart = autostart,
 		};
 		close(sync[0]);
 		if (*tty_sock >= 0)
@@ -282,8 +283,10 @@ static void abort_create(struct rt_context *ctx, const char *id, pid_t pid)
 		lv_error_free(&e);
 }
 
-static int create_common(struct rt_context *ctx, const struct rt_create_opts *o, bool foreground, pid_t *pid_out,
-			 int *tty_sock, struct lv_error **err)
+/* With want_start (run), a container without create-time hooks is started
+ * by its monitor as soon as the guest is ready: *started tells. */
+static int create_common(struct rt_context *ctx, const struct rt_create_opts *o, bool foreground, bool want_start,
+			 pid_t *pid_out, int *tty_sock, bool *started, struct lv_error **err)
 {
 	struct create_plan p = { 0 };
 	pid_t pid = 0;
@@ -292,7 +295,8 @@ static int create_common(struct rt_context *ctx, const struct rt_create_opts *o,
 	r = plan_create(ctx, o, foreground, &p, err);
 	if (r < 0)
 		goto out;
-	r = spawn_monitor(ctx, o, &p, &pid, tty_sock, err);
+	*started = want_start && !p.spec->hooks.n_create_runtime && !p.spec->hooks.n_prestart;
+	r = spawn_monitor(ctx, o, &p, *started, &pid, tty_sock, err);
 	if (r < 0)
 		goto out;
 	r = run_hooks_with_state(ctx, o->id, "createRuntime", p.spec->hooks.create_runtime,
@@ -315,8 +319,20 @@ int rt_container_create(struct rt_context *ctx, const struct rt_create_opts *opt
 {
 	pid_t pid;
 	int tty_sock = -1;
+	bool started;
 
-	return create_common(ctx, opts, false, &pid, &tty_sock, err);
+	return create_common(ctx, opts, false, false, &pid, &tty_sock, &started, err);
+}
+
+/* poststart hooks: failures are logged, as runc does, not fatal. */
+static void run_poststart(struct rt_context *ctx, const char *id, const struct rt_spec *spec)
+{
+	struct lv_error *e = NULL;
+
+	if (run_hooks_with_state(ctx, id, "poststart", spec->hooks.poststart, spec->hooks.n_poststart, &e) < 0) {
+		rt_warn(&ctx->log, "container %s: %s", id, e->msg);
+		lv_error_free(&e);
+	}
 }
 
 int rt_container_start(struct rt_context *ctx, const char *id, struct lv_error **err)
@@ -345,18 +361,22 @@ int rt_container_start(struct rt_context *ctx, const char *id, struct lv_error *
 	r = rt_ctl_request(dirfd, "start", err);
 	if (r < 0)
 		goto out;
-	/* poststart hooks: failures are logged, as runc does, not fatal. */
-	if (rt_spec_load(st->bundle, &spec, NULL) == 0 && spec->hooks.n_poststart) {
-		struct lv_error *e = NULL;
-		if (run_hooks_with_state(ctx, id, "poststart", spec->hooks.poststart, spec->hooks.n_poststart, &e) < 0) {
-			rt_warn(&ctx->log, "container %s: %s", id, e->msg);
-			lv_error_free(&e);
-		}
-	}
+	if (rt_spec_load(st->bundle, &spec, NULL) == 0)
+		run_poststart(ctx, id, spec);
 out:
 	rt_spec_free(spec);
 	rt_state_free(st);
 	return r;
+}
+
+/* After an autostart, the poststart hooks that start would have run. */
+static void poststart_after_autostart(struct rt_context *ctx, const char *bundle, const char *id)
+{
+	struct rt_spec *spec = NULL;
+
+	if (rt_spec_load(bundle, &spec, NULL) == 0)
+		run_poststart(ctx, id, spec);
+	rt_spec_free(spec);
 }
 
 /* Foreground run: we are the monitor's parent; pass on every signal we get
@@ -404,6 +424,7 @@ int rt_container_run(struct rt_context *ctx, const struct rt_create_opts *o, int
 	cleanup_close int tty_sock = -1;
 	struct rt_tty_proxy tty = { .master = -1 };
 	sigset_t set, old;
+	bool started = false;
 	pid_t pid;
 	int r;
 
@@ -422,7 +443,7 @@ int rt_container_run(struct rt_context *ctx, const struct rt_create_opts *o, int
 		if (sigfd < 0)
 			return lv_err(err, errno, "signalfd");
 	}
-	r = create_common(ctx, o, !o->detach, &pid, &tty_sock, err);
+	r = create_common(ctx, o, !o->detach, true, &pid, &tty_sock, &started, err);
 	if (r < 0)
 		goto out;
 	if (tty_sock >= 0 && rt_tty_proxy_start(&tty, tty_sock, err) < 0) {
@@ -430,7 +451,10 @@ int rt_container_run(struct rt_context *ctx, const struct rt_create_opts *o, int
 		r = -EPROTO;
 		goto out;
 	}
-	r = rt_container_start(ctx, o->id, err);
+	if (started)
+		poststart_after_autostart(ctx, o->bundle, o->id);
+	else
+		r = rt_container_start(ctx, o->id, err);
 	if (r < 0) {
 		abort_create(ctx, o->id, pid);
 		goto out;

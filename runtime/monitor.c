@@ -96,8 +96,8 @@ static int save_state(struct monitor *m, enum rt_status status)
 	int fd, r;
 
 	m->st.status = status;
-	/* During create the creating process holds the lock on our behalf. */
-	if (m->phase == MON_BOOTING) {
+	/* Until we report, the creating process holds the lock on our behalf. */
+	if (m->sync_fd >= 0) {
 		r = rt_state_write(m->dirfd, &m->st, &err);
 	} else {
 		fd = rt_state_lock(m->ctx->root, m->a->id, &err);
@@ -263,6 +263,12 @@ static void guest_frame(struct monitor *m, uint16_t type, const uint8_t *p, uint
 	case NOXS_MSG_READY:
 		if (m->phase != MON_BOOTING)
 			break;
+		if (m->a->autostart) {
+			m->phase = MON_STARTING;
+			if (send_frame(m, NOXS_MSG_START, NULL, 0) < 0)
+				end_unstarted(m, SIGKILL);
+			break;
+		}
 		if (save_state(m, RT_STATUS_CREATED) < 0) {
 			sync_report(m, EIO, "cannot write the container state");
 			end_unstarted(m, SIGKILL);
@@ -276,6 +282,7 @@ static void guest_frame(struct monitor *m, uint16_t type, const uint8_t *p, uint
 			break;
 		m->phase = MON_RUNNING;
 		save_state(m, RT_STATUS_RUNNING);
+		sync_report(m, 0, NULL); /* autostart: created and started in one */
 		if (m->start_client >= 0) {
 			rt_ctl_reply(m->start_client, 0, NULL);
 			close(m->start_client);

@@ -24,6 +24,8 @@ struct rt_monitor_args {
 	size_t page_len;
 	int sync_fd;        /* reports "ok" or the error to the creating process */
 	int console_fd;     /* connected --console-socket, or -1 */
+	bool autostart;     /* `run` without create-time hooks: start as soon as the
+	                     * guest is ready and report once the process runs */
 };
 
 /* Runs in the forked monitor process; returns its exit code. */
