@@ -20,7 +20,7 @@
 #define CMD_EXIT_UNKNOWN_COMMAND 3
 
 /* Runtime-spec version this runtime implements (`version`, `features`). */
-#define CMD_OCI_SPEC_VERSION "1.1.0"
+#define CMD_OCI_SPEC_VERSION RT_OCI_VERSION
 
 /* One invocation of a verb. */
 struct cmd_call {

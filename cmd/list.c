@@ -3,6 +3,10 @@
  * json is one line, an array of state objects, or null when empty. */
 #include "cmd.h"
 
+#include <limits.h>
+#include <pwd.h>
+#include <sys/stat.h>
+
 #include <string.h>
 
 #include "../lib/cleanup.h"
@@ -77,6 +81,23 @@ static void print_table(json_t *states)
 /* The state objects of all containers under the root.  A container that
  * vanishes between listing and reading is skipped; one that cannot be read
  * is reported on stderr and skipped, as runc does. */
+/* As runc's list: the owner is the user owning the container's state
+ * directory (`state` itself reports it empty). */
+static const char *owner_of(struct rt_context *ctx, const char *id, char *buf, size_t size)
+{
+	char path[PATH_MAX];
+	struct passwd *pw;
+	struct stat st;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", ctx->root, id) >= sizeof(path) || stat(path, &st) < 0)
+		return "";
+	pw = getpwuid(st.st_uid);
+	if (pw)
+		return pw->pw_name;
+	snprintf(buf, size, "#%u", (unsigned)st.st_uid);
+	return buf;
+}
+
 static int collect(struct rt_context *ctx, json_t **out, struct lv_error **err)
 {
 	char **ids = NULL;
@@ -106,6 +127,10 @@ static int collect(struct rt_context *ctx, json_t **out, struct lv_error **err)
 		}
 		j = rt_state_to_oci_json(st);
 		rt_state_free(st);
+		if (j) {
+			char uidbuf[32];
+			json_object_set_new(j, "owner", json_string(owner_of(ctx, ids[i], uidbuf, sizeof(uidbuf))));
+		}
 		if (!j || json_array_append_new(states, j) < 0) {
 			json_decref(states);
 			rt_strv_free(ids);

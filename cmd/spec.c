@@ -14,7 +14,7 @@
  * VM supersedes them.  rt_spec_parse() must accept it (tests check). */
 static const char default_spec[] =
 	"{"
-	"\"ociVersion\": \"1.0.2\","
+	"\"ociVersion\": \"" RT_OCI_VERSION "\","
 	"\"process\": {"
 	"  \"terminal\": true,"
 	"  \"user\": {\"uid\": 0, \"gid\": 0},"

@@ -131,8 +131,11 @@ static int plan_create(struct rt_context *ctx, const struct rt_create_opts *o, b
 		return r;
 	if (!p->spec->has_process)
 		return lv_err_msg(err, EINVAL, "process: a container needs a process to run");
+	/* runc's rules, and its words. */
 	if (p->spec->process.terminal && !o->console_socket && !foreground)
 		return lv_err_msg(err, EINVAL, "cannot allocate tty if lightvm will detach without setting console socket");
+	if (o->console_socket && (foreground || !p->spec->process.terminal))
+		return lv_err_msg(err, EINVAL, "cannot use console socket if lightvm will not detach or allocate tty");
 	r = check_hooks(p->spec, err);
 	if (r < 0)
 		return r;

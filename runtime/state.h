@@ -25,7 +25,7 @@
 #define RT_ID_MAX 1024
 #define RT_STATE_FILE "state.json"
 /* The runtime-spec version reported by `state` (runc reports its own). */
-#define RT_OCI_VERSION "1.2.0"
+#define RT_OCI_VERSION "1.1.0" /* the runtime-spec version lightvm implements, everywhere */
 
 enum rt_status {
 	RT_STATUS_CREATING,

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../lib/cleanup.h"
+#include "state.h"
 
 #define TINYX_MAX_LIBS 256
 
@@ -170,7 +171,7 @@ static int write_config(const char *out, const char *app, char *const *args, str
 	for (; args && *args; args++)
 		json_array_append_new(argv, json_string(*args));
 	cfg = json_pack("{s:s,s:{s:b,s:{s:i,s:i},s:o,s:[s],s:s},s:{s:s,s:b},s:s}",
-			"ociVersion", "1.0.2",
+			"ociVersion", RT_OCI_VERSION,
 			"process", "terminal", 0, "user", "uid", 0, "gid", 0, "args", argv, "env",
 			"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "cwd", "/",
 			"root", "path", "rootfs", "readonly", 1, "hostname", "tinyx");

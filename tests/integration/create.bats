@@ -23,7 +23,7 @@ load helpers
 
 	lightvm list
 	[ "$status" -eq 0 ]
-	[[ "${lines[1]}" =~ ^tc[[:space:]]+$pid[[:space:]]+created[[:space:]] ]]
+	[[ "${lines[1]}" =~ ^tc[[:space:]]+${pid}[[:space:]]+created[[:space:]] ]]
 
 	lightvm start tc
 	[ "$status" -eq 0 ]

@@ -16,7 +16,7 @@ load helpers
 	lightvm delete --force tdel
 	[ "$status" -eq 0 ]
 	[ ! -e "$ROOT/tdel" ]
-	! kill -0 "$pid" 2>/dev/null
+	if pid_alive "$pid"; then fail "pid $pid still alive"; fi
 	[ -z "$(__test_pids)" ]
 	lightvm list -q
 	[ "$status" -eq 0 ]

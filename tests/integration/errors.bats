@@ -24,7 +24,8 @@ function assert_no_state() {
 	echo '{"ociVersion": "1.0.2", "process": {' >"$BUNDLE/config.json"
 	lightvm create --bundle "$BUNDLE" tj
 	[ "$status" -ne 0 ]
-	assert_output_contains -i "json"
+	# runc says only "unexpected EOF"; lightvm names the file.
+	[ -n "$IS_RUNC" ] || assert_output_contains "config.json"
 	assert_no_state tj
 }
 

@@ -98,7 +98,7 @@ function assert_output_contains() {
 
 # requires FEATURE...: skip the test unless every feature is present.
 #   root     running as root
-#   lightvm  the binary is lightvm (VM-only behaviour), not runc
+#   lightvm  the binary is lightvm, not runc (VM-only behaviour); alias not_runc
 #   runc     the binary is runc
 #   kernel   a guest kernel exists (not needed with runc)
 #   podman   podman is installed
@@ -109,7 +109,7 @@ function requires() {
 	for f in "$@"; do
 		case $f in
 		root) [ "$(id -u)" = 0 ] || skip "test requires root" ;;
-		lightvm) [ -z "$IS_RUNC" ] || skip "test is about lightvm's VMs (binary is runc)" ;;
+		lightvm | not_runc) [ -z "$IS_RUNC" ] || skip "lightvm-only behaviour (binary is runc)" ;;
 		runc) [ -n "$IS_RUNC" ] || skip "test requires runc" ;;
 		kernel)
 			[ -n "$IS_RUNC" ] || [ -f "$LIGHTVM_KERNEL" ] ||
@@ -312,6 +312,15 @@ function __test_pids() {
 	done
 }
 
+# Whether PID is a live process (a zombie is not: a runc container's init
+# can linger unreaped under whatever subreaper adopted it).
+function pid_alive() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[ "${stat%% *}" != Z ]
+}
+
 # Our own helpers (recvtty, background runtime calls) are not leaks if the
 # test still holds them: they are reaped here first.
 declare -a BG_PIDS=()
@@ -358,7 +367,7 @@ function teardown_lightvm_test() {
 	# Background helpers of the test (recvtty, foreground `run &`).
 	for p in "${BG_PIDS[@]}"; do
 		kill -0 "$p" 2>/dev/null || continue
-		for i in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
@@ -411,7 +420,7 @@ function build_recvtty() {
 	if [ ! -x "$RECVTTY" ] || [ "$src" -nt "$RECVTTY" ]; then
 		local tmp
 		tmp=$(mktemp "$LIGHTVM_TEST_SUITE_DIR/recvtty.XXXXXX")
-		"${CC:-cc}" -std=gnu11 -O2 -Wall -Wextra -Werror -o "$tmp" "$src" || return 1
+		"${CC:-cc}" -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$tmp" "$src" || return 1
 		mv -f "$tmp" "$RECVTTY"
 	fi
 }

@@ -27,7 +27,7 @@ load helpers
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 2 ]
 	[[ "${lines[0]}" =~ ^ID[[:space:]]+PID[[:space:]]+STATUS[[:space:]]+BUNDLE[[:space:]]+CREATED[[:space:]]+OWNER$ ]]
-	[[ "${lines[1]}" =~ ^tl[[:space:]]+$pid[[:space:]]+running[[:space:]]+$BUNDLE[[:space:]]+[0-9]{4}-.*[[:space:]]root$ ]]
+	[[ "${lines[1]}" =~ ^tl[[:space:]]+${pid}[[:space:]]+running[[:space:]]+${BUNDLE}[[:space:]]+[0-9]{4}-.*[[:space:]]root$ ]]
 
 	lightvm list --format json
 	[ "$status" -eq 0 ]

@@ -42,7 +42,7 @@ load helpers
 	[ "$stdout" = "$(printf 'line one\nline two\nafter-eof')" ]
 }
 
-@test "run: env, cwd, uid/gid, additional gids, hostname, PATH lookup (one VM)" {
+@test "run: env, cwd, uid/gid, additional gids, hostname, PATH lookup, kernel (one VM)" {
 	requires root kernel
 	update_config '
 c["process"]["env"] = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "FOO=bar baz", "HOME=/home/test"]
@@ -50,7 +50,7 @@ c["process"]["cwd"] = "/home/test"
 c["process"]["user"] = {"uid": 1000, "gid": 1000, "additionalGids": [65534]}
 c["hostname"] = "lvhost"'
 	# One guest prints everything; `id` is found through PATH.
-	set_cmd sh -c 'echo "FOO=$FOO"; echo "HOME=$HOME"; echo "cwd=$(pwd)"; echo "uid=$(id -u)"; echo "gid=$(id -g)"; echo "groups=$(id -G)"; echo "hostname=$(hostname)"'
+	set_cmd sh -c 'echo "FOO=$FOO"; echo "HOME=$HOME"; echo "cwd=$(pwd)"; echo "uid=$(id -u)"; echo "gid=$(id -g)"; echo "groups=$(id -G)"; echo "hostname=$(hostname)"; echo "kernel=$(uname -r)"'
 	lightvm_split run --bundle "$BUNDLE" tenv </dev/null
 	[ "$status" -eq 0 ]
 	grep -qx 'FOO=bar baz' <<<"$stdout"
@@ -60,6 +60,10 @@ c["hostname"] = "lvhost"'
 	grep -qx 'gid=1000' <<<"$stdout"
 	grep -Eqx 'groups=1000 65534|groups=65534 1000' <<<"$stdout"
 	grep -qx 'hostname=lvhost' <<<"$stdout"
+	# lightvm: the process runs on the guest's kernel, not the host's.
+	if [ -z "$IS_RUNC" ] && grep -qx "kernel=$(uname -r)" <<<"$stdout"; then
+		fail "the process ran on the host kernel"
+	fi
 }
 
 @test "run -d: the container is running, then stopped after kill (one VM)" {

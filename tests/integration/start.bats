@@ -15,7 +15,7 @@ load helpers
 	wait_for_status ts stopped 20
 	wait_for_file "$TESTDIR/c.out" '^started-out$' 5
 	wait_for_file "$TESTDIR/c.err" '^started-err$' 5
-	! grep -q started-err "$TESTDIR/c.out"
+	if grep -q started-err "$TESTDIR/c.out"; then fail "stderr went to stdout"; fi
 	lightvm delete ts
 	[ "$status" -eq 0 ]
 }

@@ -19,6 +19,8 @@ load helpers
 	[ "$(json_get 'j["bundle"]')" = "$BUNDLE" ]
 	[ "$(json_get 'j["rootfs"]')" = "$BUNDLE/rootfs" ]
 	[ "$(json_get 'j["annotations"]["org.lightvm.test.note"]')" = kept ]
+	# runc's state leaves owner empty for root (list fills in "root").
+	[ "$(json_get 'j["owner"]')" = "" ]
 	[[ "$(json_get 'j["ociVersion"]')" =~ ^1\.[0-9]+\.[0-9]+ ]]
 	# RFC 3339 with nanoseconds, as runc prints it.
 	[[ "$(json_get 'j["created"]')" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$ ]]

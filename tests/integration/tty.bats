@@ -33,7 +33,7 @@ c["process"]["consoleSize"] = {"height": 33, "width": 111}'
 	# recvtty exits when the pty hangs up, i.e. when the process is gone.
 	local i
 	for i in $(seq 300); do kill -0 "$RECVTTY_PID" 2>/dev/null || break; sleep 0.1; done
-	! kill -0 "$RECVTTY_PID" 2>/dev/null || fail "recvtty still running: no hang-up"
+	if kill -0 "$RECVTTY_PID" 2>/dev/null; then fail "recvtty still running: no hang-up"; fi
 	wait "$RECVTTY_PID"
 	echo "tty output:" >&2
 	cat -A "$TESTDIR/tty.out" >&2
@@ -55,6 +55,6 @@ c["process"]["consoleSize"] = {"height": 33, "width": 111}'
 @test "tty: --console-socket without terminal is an error" {
 	lightvm create --console-socket "$TESTDIR/nosuch.sock" --bundle "$BUNDLE" tnoterm
 	[ "$status" -ne 0 ]
-	assert_output_contains -i "terminal"
+	assert_output_contains -i "console socket"
 	[ ! -e "$ROOT/tnoterm" ]
 }
