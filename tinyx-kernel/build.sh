@@ -16,7 +16,7 @@
 #
 # A miss unpacks the source into a scratch directory under the cache dir,
 # configures, verifies that every `=y` option of the fragment survived, builds
-# (~8 min on 2 cores), stores the result atomically and deletes the scratch
+# (~4-8 min on 2 cores), stores the result atomically and deletes the scratch
 # tree (a tinyconfig tree is ~1.3 GB; unpacking costs only ~10 s of the 8 min,
 # so keeping a pristine tree is not worth it). For iterating on the fragment,
 # LIGHTVM_KERNEL_TREE=DIR keeps a persistent, incrementally rebuilt tree in DIR
@@ -77,7 +77,7 @@ if [ -f "$ENTRY/bzImage" ]; then
 	exit 0
 fi
 
-for tool in make gcc flex bison bc tar xz flock; do
+for tool in make gcc flex bison bc tar xz zstd flock; do
 	command -v "$tool" >/dev/null || die "missing build tool: $tool"
 done
 
@@ -111,7 +111,7 @@ if [ -n "${LIGHTVM_KERNEL_TREE:-}" ]; then
 else
 	SRC=$SCRATCH/linux
 	mkdir -p "$SRC"
-	echo "tinyx-kernel: building kernel (cache miss, key ${KEY:0:12}; ~8 min on 2 cores)" >&2
+	echo "tinyx-kernel: building kernel (cache miss, key ${KEY:0:12}; ~4-8 min on 2 cores)" >&2
 	tar -xJf "$SRC_TAR" -C "$SRC" --strip-components=1
 fi
 
