@@ -4,6 +4,8 @@
  * VM: PID 1 never returns. */
 #include "guest.h"
 
+#include <time.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,11 +20,15 @@
 static void vlog(struct guest_ctx *g, const char *fmt, va_list ap)
 {
 	char buf[512];
+	struct timespec ts;
 	int n;
 
 	if (g->console < 0)
 		return;
-	n = snprintf(buf, sizeof(buf), "lightvm-init: ");
+	/* Monotonic time is the guest's uptime: the lines sort in with the
+	 * kernel's own timestamps when it prints them. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	n = snprintf(buf, sizeof(buf), "[%5ld.%06ld] lightvm-init: ", (long)ts.tv_sec, ts.tv_nsec / 1000);
 	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n - 2, fmt, ap);
 	if (n > (int)sizeof(buf) - 2)
 		n = (int)sizeof(buf) - 2;

@@ -154,19 +154,37 @@ void rt_config_free(struct rt_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-bool rt_host_has_hw_virt(void)
+/* Reads the first CPU's entry only: the flags and rate are the same on all. */
+void rt_host_cpu_probe(struct rt_host_cpu *cpu)
 {
 	cleanup_fclose FILE *f = fopen("/proc/cpuinfo", "re");
 	char line[4096];
+	double mhz = 0;
+	bool known = false;
 
+	memset(cpu, 0, sizeof(*cpu));
 	if (!f)
-		return false;
+		return;
 	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "flags", 5) != 0)
-			continue;
-		if (strstr(line, " vmx") || strstr(line, " svm"))
-			return true;
-		return false;
+		if (line[0] == '\n')
+			break; /* end of the first CPU */
+		if (strncmp(line, "cpu MHz", 7) == 0) {
+			const char *colon = strchr(line, ':');
+			if (colon)
+				mhz = strtod(colon + 1, NULL);
+		} else if (strncmp(line, "flags", 5) == 0) {
+			cpu->hw_virt = strstr(line, " vmx") || strstr(line, " svm");
+			known = strstr(line, " tsc_known_freq") != NULL;
+		}
 	}
-	return false;
+	if (known && mhz > 0 && mhz < 100000)
+		cpu->tsc_khz = (unsigned)(mhz * 1000.0 + 0.5);
+}
+
+bool rt_host_has_hw_virt(void)
+{
+	struct rt_host_cpu cpu;
+
+	rt_host_cpu_probe(&cpu);
+	return cpu.hw_virt;
 }

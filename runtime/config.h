@@ -28,6 +28,13 @@ struct rt_config {
 int rt_config_load(struct rt_config *cfg, struct lv_error **err);
 void rt_config_free(struct rt_config *cfg);
 
+/* Facts about the host CPU from /proc/cpuinfo. */
+struct rt_host_cpu {
+	bool hw_virt;          /* vmx or svm: hardware virtualization */
+	unsigned tsc_khz;      /* TSC rate when the kernel knows it exactly (tsc_known_freq), else 0 */
+};
+void rt_host_cpu_probe(struct rt_host_cpu *cpu);
+
 /* Whether /proc/cpuinfo shows vmx or svm (hardware virtualization). */
 bool rt_host_has_hw_virt(void);
 

@@ -37,16 +37,34 @@ QEMU = os.environ["QEMU"]
 KERNEL = os.environ["KERNEL"]
 INITRD = os.environ["INITRD"]
 
-# The machine options of runtime/hv_qemu.c (non-debug path), minus the
-# virtio-serial control channel; the guest runs `true` as its only work
-# under BusyBox sh as PID 1 and then reboots, which -no-reboot turns into
-# QEMU's exit.
-QEMU_MACHINE = [
-    "-M", "microvm,x-option-roms=off,rtc=on,acpi=off,isa-serial=off",
-    "-accel", "tcg", "-m", "128", "-smp", "1",
-    "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-]
-QEMU_APPEND = 'reboot=t panic=-1 quiet 8250.nr_uarts=0 rdinit=/bin/sh -- -c "true; reboot -f"'
+# lightvm's own QEMU command (from the warm-up run's vmm.log) minus what
+# is lightvm's: the virtio-serial control channel and our init.  The guest
+# runs `true` under BusyBox sh as PID 1 and reboots, which -no-reboot turns
+# into QEMU's exit: QEMU + kernel + the same initramfs, the floor.
+def direct_argv(console=False):
+    argv = open(os.environ["LV_QEMU_ARGV"]).read().split("\n")[:-1]
+    out, i = [], 1  # argv[0] is QEMU itself
+    while i < len(argv):
+        a, v = argv[i], argv[i + 1] if i + 1 < len(argv) else None
+        if a == "-device" and v and v.startswith(("virtio-serial-device", "virtserialport")):
+            i += 2
+            continue
+        if a == "-chardev" and v and v.startswith("socket,id=ctl"):
+            i += 2
+            continue
+        if a == "-append":
+            words = [w for w in v.split() if not w.startswith("rdinit=")]
+            if console:
+                words = [w for w in words if w not in ("quiet", "8250.nr_uarts=0")] + ["console=ttyS0"]
+                script = "true && echo BENCH-TRUE-OK; reboot -f"
+            else:
+                script = "true; reboot -f"
+            out += ["-append", " ".join(words) + ' rdinit=/bin/sh -- -c "%s"' % script]
+            i += 2
+            continue
+        out.append(a)
+        i += 1
+    return out
 
 
 def lightvm_cmd(i):
@@ -54,7 +72,7 @@ def lightvm_cmd(i):
 
 
 def qemu_cmd(i):
-    return [QEMU, *QEMU_MACHINE, "-serial", "none", "-kernel", KERNEL, "-initrd", INITRD, "-append", QEMU_APPEND]
+    return [QEMU, *direct_argv()]
 
 
 def runc_cmd(i):
@@ -102,9 +120,11 @@ def validate_direct_qemu():
     """One boot with a serial console proves the floor really ran the command
     (a failed rdinit would panic, and panic=-1 + -no-reboot also exits 0)."""
     con = os.path.join(TMP, "direct-qemu-console.log")
-    argv = [QEMU, *[a.replace("isa-serial=off", "isa-serial=on") for a in QEMU_MACHINE],
-            "-serial", "file:" + con, "-kernel", KERNEL, "-initrd", INITRD, "-append",
-            'reboot=t panic=-1 console=ttyS0 rdinit=/bin/sh -- -c "true && echo BENCH-TRUE-OK; reboot -f"']
+    argv, prev = [QEMU], None
+    for a in direct_argv(console=True):
+        a = a.replace("isa-serial=off", "isa-serial=on")
+        argv.append("file:" + con if prev == "-serial" else a)
+        prev = a
     subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, timeout=TIMEOUT, check=True)
     text = open(con, errors="replace").read()
     if "BENCH-TRUE-OK" not in text or "Kernel panic" in text:

@@ -122,29 +122,23 @@ json.dump({"backend": "qemu", "accel": "tcg", "kernel": kernel, "cache_dir": cac
           open(path, "w"), indent=2)
 EOF
 
-# 2. Warm the initramfs cache with one run (not measured); note the QEMU
-# command line lightvm uses so the report can show it.
-echo "warm-up: $LIGHTVM --root $LV_ROOT run -b $BUNDLE warmup"
-"$LIGHTVM" --root "$LV_ROOT" run -b "$BUNDLE" warmup </dev/null &
-WARM_PID=$!
-LV_QEMU_CMDLINE=
-while kill -0 "$WARM_PID" 2>/dev/null; do
-	if [ -z "$LV_QEMU_CMDLINE" ]; then
-		for p in /proc/[0-9]*; do
-			c=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
-			case "$c" in *qemu-system*"-initrd $CACHE/"*) LV_QEMU_CMDLINE=${c% }; break ;; esac
-		done
-	fi
-	sleep 0.05
-done
-wait "$WARM_PID" || die "warm-up lightvm run failed"
+# 2. Warm the initramfs cache with one run (not measured), kept so that we
+# can read the exact QEMU command line lightvm used (ROOT/ID/vmm.log): the
+# direct-boot peer runs that same command minus lightvm's init and channel.
+echo "warm-up: $LIGHTVM --root $LV_ROOT run --keep -b $BUNDLE warmup"
+"$LIGHTVM" --root "$LV_ROOT" run --keep -b "$BUNDLE" warmup </dev/null || die "warm-up lightvm run failed"
+LV_QEMU_ARGV=$TMP/lightvm-qemu.argv
+sed -n 's/^argv: //p' "$LV_ROOT/warmup/vmm.log" >"$LV_QEMU_ARGV"
+[ -s "$LV_QEMU_ARGV" ] || die "no QEMU command line in $LV_ROOT/warmup/vmm.log"
+LV_QEMU_CMDLINE=$(tr '\n' ' ' <"$LV_QEMU_ARGV")
+"$LIGHTVM" --root "$LV_ROOT" delete warmup || die "delete of the warm-up container failed"
 INITRD=$(ls -t "$CACHE"/*.cpio.gz 2>/dev/null | head -1)
 [ -n "$INITRD" ] || die "no *.cpio.gz in the initramfs cache $CACHE after the warm-up run"
 echo "initramfs: $INITRD ($(stat -c %s "$INITRD") bytes)"
 "$RUNC" --root "$RUNC_ROOT" run -b "$BUNDLE" runc-warmup </dev/null || die "warm-up runc run failed"
 
 # 3. Measure (interleaved) and print the table.
-export BENCH_N BENCH_TMP=$TMP LIGHTVM LV_ROOT BUNDLE RUNC RUNC_ROOT QEMU KERNEL INITRD LV_QEMU_CMDLINE
+export BENCH_N BENCH_TMP=$TMP LIGHTVM LV_ROOT BUNDLE RUNC RUNC_ROOT QEMU KERNEL INITRD LV_QEMU_CMDLINE LV_QEMU_ARGV
 "$PYTHON" "$BENCH_DIR/measure.py" &
 MEASURE_PID=$!
 wait "$MEASURE_PID"
