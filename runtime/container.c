@@ -432,13 +432,7 @@ int rt_container_run(struct rt_context *ctx, const struct rt_create_opts *o, int
 	int r;
 
 	*exit_code = 0;
-	sigfillset(&set);
-	sigdelset(&set, SIGSEGV);
-	sigdelset(&set, SIGBUS);
-	sigdelset(&set, SIGILL);
-	sigdelset(&set, SIGFPE);
-	sigdelset(&set, SIGTRAP);
-	sigdelset(&set, SIGSYS);
+	rt_forwardable_signals(&set);
 	if (!o->detach) {
 		/* Block before forking so no signal sent meanwhile is lost. */
 		sigprocmask(SIG_BLOCK, &set, &old);

@@ -353,18 +353,23 @@ static void forward_stdin(struct monitor *m)
 	send_frame(m, NOXS_MSG_STDIN, buf, (uint32_t)n);
 }
 
+void rt_forwardable_signals(sigset_t *set)
+{
+	static const int faults[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS };
+
+	sigfillset(set);
+	for (size_t i = 0; i < LV_ARRAY_SIZE(faults); i++)
+		sigdelset(set, faults[i]);
+}
+
 static int setup_signals(struct monitor *m, struct lv_error **err)
 {
 	sigset_t set;
 
-	sigfillset(&set);
+	/* SIGCHLD is the VMM's business (we watch it through a pidfd);
+	 * SIGPIPE comes from our own writes to a caller that went away. */
+	rt_forwardable_signals(&set);
 	sigdelset(&set, SIGCHLD);
-	sigdelset(&set, SIGSEGV);
-	sigdelset(&set, SIGBUS);
-	sigdelset(&set, SIGILL);
-	sigdelset(&set, SIGFPE);
-	sigdelset(&set, SIGTRAP);
-	sigdelset(&set, SIGSYS);
 	sigdelset(&set, SIGPIPE);
 	signal(SIGPIPE, SIG_IGN);
 	if (sigprocmask(SIG_SETMASK, &set, NULL) < 0)

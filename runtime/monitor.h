@@ -6,6 +6,7 @@
 #ifndef RT_MONITOR_H
 #define RT_MONITOR_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,10 @@ struct rt_monitor_args {
 	bool autostart;     /* `run` without create-time hooks: start as soon as the
 	                     * guest is ready and report once the process runs */
 };
+
+/* Every signal a container's pid can be sent and pass on to the guest:
+ * all but the synchronous faults, which must stay deliverable to us. */
+void rt_forwardable_signals(sigset_t *set);
 
 /* Runs in the forked monitor process; returns its exit code. */
 int rt_monitor_main(const struct rt_monitor_args *args);

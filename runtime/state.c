@@ -13,11 +13,10 @@
 #include <unistd.h>
 
 #include "../lib/cleanup.h"
+#include "state_internal.h"
 
 /* state.json is small; anything larger is not ours. */
 #define STATE_MAX_BYTES (16u << 20)
-/* Container directories hold files and maybe a level of subdirectories. */
-#define REMOVE_MAX_DEPTH 32
 
 static const char *const status_names[] = {
 	[RT_STATUS_CREATING] = "creating",
@@ -27,14 +26,7 @@ static const char *const status_names[] = {
 	[RT_STATUS_STOPPED] = "stopped",
 };
 
-static inline void closedirp(DIR **d)
-{
-	if (*d)
-		closedir(*d);
-}
-
 #define cleanup_json __attribute__((cleanup(json_decrefp))) /* from jansson.h */
-#define cleanup_dir __attribute__((cleanup(closedirp)))
 
 const char *rt_status_name(enum rt_status status)
 {
@@ -134,7 +126,7 @@ int rt_state_path(const char *root, const char *id, char **dir_out, struct lv_er
 }
 
 /* mkdir -p with 0700 for every directory created; returns an fd of ROOT. */
-static int root_open(const char *root, bool create, struct lv_error **err)
+int rt_state_root_open(const char *root, bool create, struct lv_error **err)
 {
 	int fd;
 
@@ -162,7 +154,7 @@ static int root_open(const char *root, bool create, struct lv_error **err)
 	return fd;
 }
 
-static int flock_retry(int fd, int op)
+int rt_state_flock(int fd, int op)
 {
 	int r;
 
@@ -183,7 +175,7 @@ int rt_state_create(const char *root, const char *id, struct lv_error **err)
 	r = rt_id_check(id, err);
 	if (r < 0)
 		return r;
-	rootfd = root_open(root, true, err);
+	rootfd = rt_state_root_open(root, true, err);
 	if (rootfd < 0)
 		return rootfd;
 	if (mkdirat(rootfd, id, 0700) < 0) {
@@ -197,7 +189,7 @@ int rt_state_create(const char *root, const char *id, struct lv_error **err)
 		unlinkat(rootfd, id, AT_REMOVEDIR);
 		return r;
 	}
-	r = flock_retry(fd, LOCK_EX);
+	r = rt_state_flock(fd, LOCK_EX);
 	if (r < 0) {
 		r = lv_err(err, -r, "lock %s/%s", root, id);
 		unlinkat(rootfd, id, AT_REMOVEDIR);
@@ -228,7 +220,7 @@ static int state_lock(const char *root, const char *id, int op, struct lv_error 
 			return lv_err_msg(err, ENOENT, "container \"%s\" does not exist", id);
 		return lv_err(err, errno, "open %s/%s", root, id);
 	}
-	r = flock_retry(fd, op);
+	r = rt_state_flock(fd, op);
 	if (r < 0)
 		return lv_err(err, -r, "lock %s/%s", root, id);
 	/* The holder we waited for may have deleted the container. */
@@ -617,155 +609,6 @@ json_t *rt_state_to_oci_json(const struct rt_state *st)
 
 /* A container directory: has state.json, or somebody holds its lock because
  * it is being created.  Other directories under ROOT are not containers. */
-static bool is_container_dir(int rootfd, const char *name)
-{
-	cleanup_close int fd = openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-	if (fd < 0)
-		return false;
-	if (faccessat(fd, RT_STATE_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-		return true;
-	if (flock(fd, LOCK_SH | LOCK_NB) < 0)
-		return errno == EWOULDBLOCK;
-	return false;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-int rt_state_list(const char *root, char ***ids_out, size_t *n_out, struct lv_error **err)
-{
-	cleanup_dir DIR *d = NULL;
-	char **ids = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	int fd;
-
-	if (!root || !*root)
-		return lv_err_msg(err, EINVAL, "state root directory must not be empty");
-	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 && errno != ENOENT)
-		return lv_err(err, errno, "open state root %s", root);
-	if (fd >= 0) {
-		d = fdopendir(fd);
-		if (!d) {
-			int e = errno;
-			close(fd);
-			return lv_err(err, e, "open state root %s", root);
-		}
-	}
-	ids = calloc(1, sizeof(*ids));
-	if (!ids)
-		return lv_err(err, ENOMEM, "list %s", root);
-	cap = 1;
-	while (d) {
-		errno = 0;
-		de = readdir(d);
-		if (!de) {
-			if (errno) {
-				rt_strv_free(ids);
-				return lv_err(err, errno, "list %s", root);
-			}
-			break;
-		}
-		if (!rt_id_valid(de->d_name))
-			continue;
-		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
-			continue;
-		if (!is_container_dir(dirfd(d), de->d_name))
-			continue;
-		if (n + 1 >= cap) {
-			char **nids = realloc(ids, cap * 2 * sizeof(*ids));
-			if (!nids) {
-				rt_strv_free(ids);
-				return lv_err(err, ENOMEM, "list %s", root);
-			}
-			ids = nids;
-			cap *= 2;
-		}
-		ids[n] = strdup(de->d_name);
-		if (!ids[n]) {
-			rt_strv_free(ids);
-			return lv_err(err, ENOMEM, "list %s", root);
-		}
-		ids[++n] = NULL;
-	}
-	qsort(ids, n, sizeof(*ids), cmp_str);
-	*ids_out = ids;
-	*n_out = n;
-	return 0;
-}
-
-/* Empties the directory dirfd (consumed); never follows symlinks. */
-static int remove_contents(int fd, int depth)
-{
-	cleanup_dir DIR *d = fdopendir(fd);
-	struct dirent *de;
-	int first = 0;
-
-	if (!d) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	if (depth > REMOVE_MAX_DEPTH)
-		return -ELOOP;
-	for (;;) {
-		errno = 0;
-		de = readdir(d);
-		if (!de) {
-			if (errno && !first)
-				first = -errno;
-			break;
-		}
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) == 0 || errno == ENOENT)
-			continue;
-		if (errno != EISDIR) {
-			if (!first)
-				first = -errno;
-			continue;
-		}
-		int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		int r = sub < 0 ? -errno : remove_contents(sub, depth + 1);
-		if (r == 0 && unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-			r = -errno;
-		if (r < 0 && !first)
-			first = r;
-	}
-	return first;
-}
-
-int rt_state_remove(const char *root, const char *id, struct lv_error **err)
-{
-	cleanup_close int rootfd = -1;
-	int fd, r;
-
-	r = rt_id_check(id, err);
-	if (r < 0)
-		return r;
-	rootfd = open(root ? root : "", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0 && errno == ENOENT)
-		return lv_err_msg(err, ENOENT, "container \"%s\" does not exist", id);
-	if (rootfd < 0)
-		return lv_err(err, errno, "open state root %s", root ? root : "");
-	fd = openat(rootfd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return lv_err_msg(err, ENOENT, "container \"%s\" does not exist", id);
-		return lv_err(err, errno, "remove %s/%s", root, id);
-	}
-	r = remove_contents(fd, 0);
-	if (r == 0 && unlinkat(rootfd, id, AT_REMOVEDIR) < 0)
-		r = -errno;
-	if (r < 0)
-		return lv_err(err, -r, "remove %s/%s", root, id);
-	return 0;
-}
-
 void rt_state_free(struct rt_state *st)
 {
 	if (!st)
