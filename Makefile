@@ -18,7 +18,7 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 LDLIBS := -ljansson -lz
 
-LIB_SRC := $(wildcard lib/*.c) $(wildcard noxs/*.c) $(wildcard runtime/*.c)
+LIB_SRC := $(wildcard lib/*.c) $(wildcard noxs/*.c) $(wildcard runtime/*.c) $(wildcard vmm/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_SRC := $(wildcard cmd/*.c)
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
