@@ -6,55 +6,9 @@
 #include <string.h>
 
 #include "../../noxs/page.h"
+#include "../unit/noxs_equal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static int streq(const char *a, const char *b)
-{
-	return strcmp(a, b) == 0;
-}
-
-static int same(const struct noxs_proc *a, const struct noxs_proc *b)
-{
-	uint32_t i;
-
-	if (a->flags != b->flags || a->uid != b->uid || a->gid != b->gid || a->umask != b->umask || a->rows != b->rows ||
-	    a->cols != b->cols || memcmp(a->caps, b->caps, sizeof(a->caps)) || !streq(a->cwd, b->cwd) ||
-	    !streq(a->hostname, b->hostname) || a->nargs != b->nargs || a->nenv != b->nenv || a->ngids != b->ngids ||
-	    a->nrlimits != b->nrlimits || a->nmounts != b->nmounts || a->nsysctls != b->nsysctls ||
-	    a->nfiles != b->nfiles)
-		return 0;
-	for (i = 0; i < a->nargs; i++)
-		if (!streq(a->args[i], b->args[i]))
-			return 0;
-	if (a->args[a->nargs] || b->args[b->nargs] || a->env[a->nenv] || b->env[b->nenv])
-		return 0;
-	for (i = 0; i < a->nenv; i++)
-		if (!streq(a->env[i], b->env[i]))
-			return 0;
-	for (i = 0; i < a->ngids; i++)
-		if (a->gids[i] != b->gids[i])
-			return 0;
-	for (i = 0; i < a->nrlimits; i++)
-		if (a->rlimits[i].resource != b->rlimits[i].resource || a->rlimits[i].soft != b->rlimits[i].soft ||
-		    a->rlimits[i].hard != b->rlimits[i].hard)
-			return 0;
-	for (i = 0; i < a->nmounts; i++)
-		if (!streq(a->mounts[i].destination, b->mounts[i].destination) ||
-		    !streq(a->mounts[i].fstype, b->mounts[i].fstype) || !streq(a->mounts[i].source, b->mounts[i].source) ||
-		    !streq(a->mounts[i].data, b->mounts[i].data) || a->mounts[i].flags != b->mounts[i].flags)
-			return 0;
-	for (i = 0; i < a->nsysctls; i++)
-		if (!streq(a->sysctls[i].key, b->sysctls[i].key) || !streq(a->sysctls[i].value, b->sysctls[i].value))
-			return 0;
-	for (i = 0; i < a->nfiles; i++)
-		if (!streq(a->files[i].path, b->files[i].path) || a->files[i].mode != b->files[i].mode ||
-		    a->files[i].uid != b->files[i].uid || a->files[i].gid != b->files[i].gid ||
-		    a->files[i].len != b->files[i].len ||
-		    (a->files[i].len && memcmp(a->files[i].data, b->files[i].data, a->files[i].len)))
-			return 0;
-	return 1;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -85,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr, "re-decode failed: %s\n", err ? err->msg : "?");
 		abort();
 	}
-	if (!same(&p, &q))
+	if (!noxs_proc_equal(&p, &q))
 		abort();
 	noxs_proc_free(&q);
 	noxs_proc_free(&p);

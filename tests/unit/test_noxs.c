@@ -15,6 +15,7 @@
 #include "../../lib/cleanup.h"
 #include "../../noxs/chan.h"
 #include "../../noxs/page.h"
+#include "noxs_equal.h"
 #include "tap.h"
 
 /* Byte layout from noxs/README.md, which these tests hold the code to. */
@@ -66,50 +67,6 @@ static struct noxs_proc full_proc(void)
 	return p;
 }
 
-static int streq(const char *a, const char *b)
-{
-	return a && b && strcmp(a, b) == 0;
-}
-
-static int proc_equal(const struct noxs_proc *a, const struct noxs_proc *b)
-{
-	uint32_t i;
-
-	if (a->flags != b->flags || a->uid != b->uid || a->gid != b->gid || a->umask != b->umask || a->rows != b->rows ||
-	    a->cols != b->cols || memcmp(a->caps, b->caps, sizeof(a->caps)) || !streq(a->cwd, b->cwd) ||
-	    !streq(a->hostname ? a->hostname : "", b->hostname ? b->hostname : "") || a->nargs != b->nargs ||
-	    a->nenv != b->nenv || a->ngids != b->ngids || a->nrlimits != b->nrlimits || a->nmounts != b->nmounts ||
-	    a->nsysctls != b->nsysctls || a->nfiles != b->nfiles)
-		return 0;
-	for (i = 0; i < a->nargs; i++)
-		if (!streq(a->args[i], b->args[i]))
-			return 0;
-	for (i = 0; i < a->nenv; i++)
-		if (!streq(a->env[i], b->env[i]))
-			return 0;
-	for (i = 0; i < a->ngids; i++)
-		if (a->gids[i] != b->gids[i])
-			return 0;
-	for (i = 0; i < a->nrlimits; i++)
-		if (a->rlimits[i].resource != b->rlimits[i].resource || a->rlimits[i].soft != b->rlimits[i].soft ||
-		    a->rlimits[i].hard != b->rlimits[i].hard)
-			return 0;
-	for (i = 0; i < a->nmounts; i++)
-		if (!streq(a->mounts[i].destination, b->mounts[i].destination) ||
-		    !streq(a->mounts[i].fstype, b->mounts[i].fstype) || !streq(a->mounts[i].source, b->mounts[i].source) ||
-		    !streq(a->mounts[i].data, b->mounts[i].data) || a->mounts[i].flags != b->mounts[i].flags)
-			return 0;
-	for (i = 0; i < a->nsysctls; i++)
-		if (!streq(a->sysctls[i].key, b->sysctls[i].key) || !streq(a->sysctls[i].value, b->sysctls[i].value))
-			return 0;
-	for (i = 0; i < a->nfiles; i++)
-		if (!streq(a->files[i].path, b->files[i].path) || a->files[i].mode != b->files[i].mode ||
-		    a->files[i].uid != b->files[i].uid || a->files[i].gid != b->files[i].gid ||
-		    a->files[i].len != b->files[i].len ||
-		    (a->files[i].len && memcmp(a->files[i].data, b->files[i].data, a->files[i].len)))
-			return 0;
-	return 1;
-}
 
 static uint32_t rd32(const uint8_t *b, size_t off)
 {
@@ -164,7 +121,7 @@ static void test_roundtrip(void)
 	ok(rd32(buf, 0) == NOXS_PAGE_MAGIC && rd32(buf, H_TOTAL) == len, "magic and total size in the header");
 	r = noxs_page_decode(buf, len, &out, &err);
 	ok(r == 0, "decode it back: %s", err ? err->msg : "ok");
-	ok(proc_equal(&in, &out), "every field survives the round trip");
+	ok(noxs_proc_equal(&in, &out), "every field survives the round trip");
 	ok(out.args[3] == NULL && out.env[4] == NULL, "args and env are NULL-terminated");
 	ok(out.files[1].len == sizeof(bin) && memcmp(out.files[1].data, bin, sizeof(bin)) == 0,
 	   "binary file data with NULs intact");

@@ -1,0 +1,55 @@
+/* Deep equality of two decoded noxs pages: shared by the unit test and the
+ * page fuzzer's round-trip check. */
+#ifndef TESTS_NOXS_EQUAL_H
+#define TESTS_NOXS_EQUAL_H
+
+#include <string.h>
+
+#include "../../noxs/page.h"
+
+static inline int noxs_streq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+static inline int noxs_proc_equal(const struct noxs_proc *a, const struct noxs_proc *b)
+{
+	uint32_t i;
+
+	if (a->flags != b->flags || a->uid != b->uid || a->gid != b->gid || a->umask != b->umask || a->rows != b->rows ||
+	    a->cols != b->cols || memcmp(a->caps, b->caps, sizeof(a->caps)) || !noxs_streq(a->cwd, b->cwd) ||
+	    !noxs_streq(a->hostname ? a->hostname : "", b->hostname ? b->hostname : "") || a->nargs != b->nargs ||
+	    a->nenv != b->nenv || a->ngids != b->ngids || a->nrlimits != b->nrlimits || a->nmounts != b->nmounts ||
+	    a->nsysctls != b->nsysctls || a->nfiles != b->nfiles)
+		return 0;
+	for (i = 0; i < a->nargs; i++)
+		if (!noxs_streq(a->args[i], b->args[i]))
+			return 0;
+	for (i = 0; i < a->nenv; i++)
+		if (!noxs_streq(a->env[i], b->env[i]))
+			return 0;
+	for (i = 0; i < a->ngids; i++)
+		if (a->gids[i] != b->gids[i])
+			return 0;
+	for (i = 0; i < a->nrlimits; i++)
+		if (a->rlimits[i].resource != b->rlimits[i].resource || a->rlimits[i].soft != b->rlimits[i].soft ||
+		    a->rlimits[i].hard != b->rlimits[i].hard)
+			return 0;
+	for (i = 0; i < a->nmounts; i++)
+		if (!noxs_streq(a->mounts[i].destination, b->mounts[i].destination) ||
+		    !noxs_streq(a->mounts[i].fstype, b->mounts[i].fstype) || !noxs_streq(a->mounts[i].source, b->mounts[i].source) ||
+		    !noxs_streq(a->mounts[i].data, b->mounts[i].data) || a->mounts[i].flags != b->mounts[i].flags)
+			return 0;
+	for (i = 0; i < a->nsysctls; i++)
+		if (!noxs_streq(a->sysctls[i].key, b->sysctls[i].key) || !noxs_streq(a->sysctls[i].value, b->sysctls[i].value))
+			return 0;
+	for (i = 0; i < a->nfiles; i++)
+		if (!noxs_streq(a->files[i].path, b->files[i].path) || a->files[i].mode != b->files[i].mode ||
+		    a->files[i].uid != b->files[i].uid || a->files[i].gid != b->files[i].gid ||
+		    a->files[i].len != b->files[i].len ||
+		    (a->files[i].len && memcmp(a->files[i].data, b->files[i].data, a->files[i].len)))
+			return 0;
+	return 1;
+}
+
+#endif
