@@ -49,7 +49,7 @@ die() { echo "lab-prepare: error: $*" >&2; exit 1; }
 
 # Which kernel package: the candidate version of the meta package's
 # dependency, e.g. linux-image-6.1.0-56-cloud-amd64 (= 6.1.192-2).
-pkg= ver=
+pkg='' ver=''
 if dep=$(apt-cache show --no-all-versions "$LAB_KERNEL_META" 2>/dev/null |
 		sed -n 's/^Depends: \(linux-image-[^ ,]*\) (= \([^)]*\)).*/\1 \2/p' | head -n1) && [ -n "$dep" ]; then
 	read -r pkg ver <<<"$dep"
