@@ -29,7 +29,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 20
 
-.PHONY: all kernel check unit fuzz integration bench install uninstall clean deps demo lab lab-check
+.PHONY: all kernel check check-installed unit fuzz integration bench install uninstall clean deps demo demo-installed lab lab-check
 all: $(BUILD)/lightvm
 
 $(BUILD)/%.o: %.c
@@ -80,13 +80,22 @@ fuzz: $(FUZZ_BIN)
 integration: all kernel
 	@tests/run-integration.sh
 
-check: all kernel $(UNIT_BIN) $(FUZZ_BIN)
+# check and demo stand alone on a fresh machine: they install what they need
+# first (a no-op once installed), then build in a second make so nothing
+# compiles before its headers exist.
+check: deps
+	@$(MAKE) --no-print-directory check-installed
+
+check-installed: all kernel $(UNIT_BIN) $(FUZZ_BIN)
 	@tests/check.sh
 
 bench: all kernel
 	@tests/bench/run.sh
 
-demo: all kernel
+demo: deps
+	@$(MAKE) --no-print-directory demo-installed
+
+demo-installed: all kernel
 	@tests/demo.sh
 
 # The lab host: a TCG VM with emulated AMD SVM, where a nested /dev/kvm runs
@@ -113,9 +122,9 @@ DEB_PACKAGES := build-essential clang libclang-rt-14-dev musl-tools libjansson-d
 	libseccomp-dev libcap-dev qemu-system-x86 linux-source-6.1 flex bison bc libelf-dev \
 	libssl-dev xz-utils cpio busybox-static bats parallel runc podman procps
 deps:
-	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get)" >&2; exit 1; fi
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "make deps: missing packages ($$missing): run as root (apt-get)" >&2; exit 1; fi; \
 		echo "installing:" $$missing; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
