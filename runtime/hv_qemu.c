@@ -38,11 +38,11 @@ static int qemu_check(const struct rt_config *cfg, struct lv_error **err)
 
 /* KVM only where the CPU has vmx/svm: a software /dev/kvm runs a Linux
  * guest thousands of times slower than TCG (see ENVIRONMENT.md). */
-static const char *qemu_accel(const struct rt_config *cfg)
+static const char *qemu_accel(const struct rt_config *cfg, const struct rt_host_cpu *cpu)
 {
 	if (strcmp(cfg->accel, "kvm") == 0 || strcmp(cfg->accel, "tcg") == 0)
 		return cfg->accel;
-	if (rt_host_has_hw_virt() && access("/dev/kvm", R_OK | W_OK) == 0)
+	if (cpu->hw_virt && access("/dev/kvm", R_OK | W_OK) == 0)
 		return "kvm";
 	return "tcg";
 }
@@ -51,21 +51,22 @@ static int build_argv(const struct rt_config *cfg, const struct hv_vm_config *vc
 		      struct lv_error **err)
 {
 	int n = 0, b = 0;
-	const char *accel = qemu_accel(cfg);
-	bool tcg = strcmp(accel, "tcg") == 0;
-	char tsc[48] = "";
 	struct rt_host_cpu cpu;
+	const char *accel;
+	bool tcg;
+	char tsc[48] = "";
+
+	rt_host_cpu_probe(&cpu);
+	accel = qemu_accel(cfg, &cpu);
+	tcg = strcmp(accel, "tcg") == 0;
 
 	/* Under TCG, calibrating timers against emulated hardware is the
 	 * largest cost of a Tinyx boot (~300 ms of 800): the guest's TSC is the
 	 * host's, so tell it the rate, and skip the APIC timer's calibration
 	 * and the timer check (see tinyx-kernel/README.md for the figures).
 	 * Under KVM the TSC-deadline timer needs none of this. */
-	if (tcg) {
-		rt_host_cpu_probe(&cpu);
-		if (cpu.tsc_khz)
-			snprintf(tsc, sizeof(tsc), " tsc_early_khz=%u", cpu.tsc_khz);
-	}
+	if (tcg && cpu.tsc_khz)
+		snprintf(tsc, sizeof(tsc), " tsc_early_khz=%u", cpu.tsc_khz);
 
 #define ARG(s) (argv[n++] = (s))
 #define FMT(...) do { \
