@@ -81,6 +81,9 @@ int guest_apply_page(struct guest_ctx *g, struct lv_error **err);
  * and STARTED was sent.  When the process could not be started, *status is
  * the wait status to report, *err says why and the return is negative. */
 int guest_spawn(struct guest_ctx *g, int *status, struct lv_error **err);
+/* As runc does before it reports "created": args[0] must resolve to an
+ * executable, else the error (and *status, 127<<8 or 126<<8) fail create. */
+int guest_check_exec(struct guest_ctx *g, int *status, struct lv_error **err);
 
 /* relay.c: runs until the process exits (returns 0 with g->status set) or
  * the host goes away (returns negative). */

@@ -257,7 +257,7 @@ int main(void)
 		guest_report_failure(&g, err->msg, status);
 		guest_poweroff(&g);
 	}
-	if (receive_page(&g, &err) < 0 || guest_apply_page(&g, &err) < 0) {
+	if (receive_page(&g, &err) < 0 || guest_apply_page(&g, &err) < 0 || guest_check_exec(&g, &status, &err) < 0) {
 		if (lv_err_errno(err) == EPIPE)
 			guest_console(&g, "error: %s", err->msg);
 		else

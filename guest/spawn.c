@@ -144,6 +144,39 @@ static const char *env_path(const struct noxs_proc *p)
 	return DEFAULT_PATH;
 }
 
+int guest_check_exec(struct guest_ctx *g, int *status, struct lv_error **err)
+{
+	const char *name = g->proc.args[0];
+	char buf[4096];
+	struct stat st;
+
+	if (strchr(name, '/')) {
+		if (name[0] != '/')
+			return 0; /* relative to a cwd that may not exist yet: spawn decides */
+		if (stat(name, &st) < 0) {
+			*status = 127 << 8;
+			return lv_err_msg(err, ENOENT, "exec: \"%s\": stat %s: no such file or directory", name, name);
+		}
+		if (!S_ISREG(st.st_mode) || access(name, X_OK) < 0) {
+			*status = 126 << 8;
+			return lv_err_msg(err, EACCES, "exec: \"%s\": permission denied", name);
+		}
+		return 0;
+	}
+	for (const char *dir = env_path(&g->proc), *end;; dir = end + 1) {
+		end = strchrnul(dir, ':');
+		if (dir[0] != '/')
+			return 0; /* a relative PATH entry: only spawn can tell */
+		if (snprintf(buf, sizeof(buf), "%.*s/%s", (int)(end - dir), dir, name) < (int)sizeof(buf) &&
+		    stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0)
+			return 0;
+		if (*end == '\0')
+			break;
+	}
+	*status = 127 << 8;
+	return lv_err_msg(err, ENOENT, "exec: \"%s\": executable file not found in $PATH", name);
+}
+
 static void __attribute__((noreturn)) child_exec(const struct guest_ctx *g, const struct child_io *io)
 {
 	const struct noxs_proc *p = &g->proc;

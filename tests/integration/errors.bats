@@ -154,3 +154,12 @@ function assert_no_state() {
 	assert_output_contains -i "initramfs"
 	assert_no_state tbig
 }
+
+@test "errors: a missing binary fails create as runc's does, leaving nothing (one VM)" {
+	requires root kernel lightvm
+	set_cmd nosuch-binary
+	lightvm create --bundle "$BUNDLE" tnb
+	[ "$status" -ne 0 ]
+	assert_output_contains 'exec: "nosuch-binary": executable file not found in $PATH'
+	assert_no_state tnb
+}
