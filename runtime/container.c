@@ -287,9 +287,11 @@ static void abort_create(struct rt_context *ctx, const char *id, pid_t pid)
 }
 
 /* With want_start (run), a container without create-time hooks is started
- * by its monitor as soon as the guest is ready: *started tells. */
+ * by its monitor as soon as the guest is ready: *started tells.  With
+ * spec_out, the validated spec is handed on so run need not read it again. */
 static int create_common(struct rt_context *ctx, const struct rt_create_opts *o, bool foreground, bool want_start,
-			 pid_t *pid_out, int *tty_sock, bool *started, struct lv_error **err)
+			 pid_t *pid_out, int *tty_sock, bool *started, struct rt_spec **spec_out,
+			 struct lv_error **err)
 {
 	struct create_plan p = { 0 };
 	pid_t pid = 0;
@@ -313,6 +315,8 @@ static int create_common(struct rt_context *ctx, const struct rt_create_opts *o,
 		goto out;
 	}
 	*pid_out = pid;
+	if (spec_out)
+		*spec_out = lv_take_ptr(&p.spec);
 out:
 	plan_free(&p);
 	return r;
@@ -324,7 +328,7 @@ int rt_container_create(struct rt_context *ctx, const struct rt_create_opts *opt
 	int tty_sock = -1;
 	bool started;
 
-	return create_common(ctx, opts, false, false, &pid, &tty_sock, &started, err);
+	return create_common(ctx, opts, false, false, &pid, &tty_sock, &started, NULL, err);
 }
 
 /* poststart hooks: failures are logged, as runc does, not fatal. */
@@ -338,7 +342,9 @@ static void run_poststart(struct rt_context *ctx, const char *id, const struct r
 	}
 }
 
-int rt_container_start(struct rt_context *ctx, const char *id, struct lv_error **err)
+/* start, with the spec when the caller holds it (run), else read from the
+ * bundle for the poststart hooks. */
+static int start_spec(struct rt_context *ctx, const char *id, const struct rt_spec *given, struct lv_error **err)
 {
 	struct rt_state *st = NULL;
 	cleanup_close int dirfd = -1;
@@ -364,7 +370,9 @@ int rt_container_start(struct rt_context *ctx, const char *id, struct lv_error *
 	r = rt_ctl_request(dirfd, "start", err);
 	if (r < 0)
 		goto out;
-	if (rt_spec_load(st->bundle, &spec, NULL) == 0)
+	if (given)
+		run_poststart(ctx, id, given);
+	else if (rt_spec_load(st->bundle, &spec, NULL) == 0)
 		run_poststart(ctx, id, spec);
 out:
 	rt_spec_free(spec);
@@ -372,14 +380,9 @@ out:
 	return r;
 }
 
-/* After an autostart, the poststart hooks that start would have run. */
-static void poststart_after_autostart(struct rt_context *ctx, const char *bundle, const char *id)
+int rt_container_start(struct rt_context *ctx, const char *id, struct lv_error **err)
 {
-	struct rt_spec *spec = NULL;
-
-	if (rt_spec_load(bundle, &spec, NULL) == 0)
-		run_poststart(ctx, id, spec);
-	rt_spec_free(spec);
+	return start_spec(ctx, id, NULL, err);
 }
 
 /* Foreground run: we are the monitor's parent; pass on every signal we get
@@ -426,6 +429,7 @@ int rt_container_run(struct rt_context *ctx, const struct rt_create_opts *o, int
 	cleanup_close int sigfd = -1;
 	cleanup_close int tty_sock = -1;
 	struct rt_tty_proxy tty = { .master = -1 };
+	struct rt_spec *spec = NULL;
 	sigset_t set, old;
 	bool started = false;
 	pid_t pid;
@@ -440,7 +444,7 @@ int rt_container_run(struct rt_context *ctx, const struct rt_create_opts *o, int
 		if (sigfd < 0)
 			return lv_err(err, errno, "signalfd");
 	}
-	r = create_common(ctx, o, !o->detach, true, &pid, &tty_sock, &started, err);
+	r = create_common(ctx, o, !o->detach, true, &pid, &tty_sock, &started, &spec, err);
 	if (r < 0)
 		goto out;
 	if (tty_sock >= 0 && rt_tty_proxy_start(&tty, tty_sock, err) < 0) {
@@ -449,9 +453,9 @@ int rt_container_run(struct rt_context *ctx, const struct rt_create_opts *o, int
 		goto out;
 	}
 	if (started)
-		poststart_after_autostart(ctx, o->bundle, o->id);
+		run_poststart(ctx, o->id, spec); /* what start would have run */
 	else
-		r = rt_container_start(ctx, o->id, err);
+		r = start_spec(ctx, o->id, spec, err);
 	if (r < 0) {
 		abort_create(ctx, o->id, pid);
 		goto out;
@@ -461,12 +465,13 @@ int rt_container_run(struct rt_context *ctx, const struct rt_create_opts *o, int
 	r = wait_foreground(ctx, pid, sigfd, &tty, exit_code, err);
 	if (r == 0 && !o->keep) {
 		struct lv_error *e = NULL;
-		if (rt_container_delete(ctx, o->id, false, &e) < 0) {
+		if (rt_container_delete_spec(ctx, o->id, false, spec, &e) < 0) {
 			rt_warn(&ctx->log, "container %s: %s", o->id, e->msg);
 			lv_error_free(&e);
 		}
 	}
 out:
+	rt_spec_free(spec);
 	rt_tty_proxy_end(&tty);
 	if (!o->detach)
 		sigprocmask(SIG_SETMASK, &old, NULL);

@@ -10,6 +10,10 @@ int rt_container_open(struct rt_context *ctx, const char *id, int *dirfd, struct
 /* Ends whatever is left of a container (monitor, VMM) and removes its
  * state directory; for aborted creates and delete. */
 int rt_container_destroy(struct rt_context *ctx, const char *id, struct lv_error **err);
+/* delete, with the container's spec when the caller already holds it (run),
+ * or NULL to read it from the bundle for the poststop hooks. */
+int rt_container_delete_spec(struct rt_context *ctx, const char *id, bool force, const struct rt_spec *spec,
+			     struct lv_error **err);
 /* The state as runc's `state` prints it, compact. */
 int rt_container_state_json(struct rt_context *ctx, const char *id, char **out, struct lv_error **err);
 

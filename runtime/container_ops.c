@@ -132,15 +132,19 @@ out:
 	return r;
 }
 
-static void run_poststop(struct rt_context *ctx, const struct rt_state *st)
+static void run_poststop(struct rt_context *ctx, const struct rt_state *st, const struct rt_spec *given)
 {
-	struct rt_spec *spec = NULL;
+	struct rt_spec *loaded = NULL;
+	const struct rt_spec *spec = given;
 	cleanup_free char *json = NULL;
 	struct lv_error *e = NULL;
 	json_t *j;
 
-	if (rt_spec_load(st->bundle, &spec, NULL) < 0)
-		return;
+	if (!spec) {
+		if (rt_spec_load(st->bundle, &loaded, NULL) < 0)
+			return;
+		spec = loaded;
+	}
 	if (spec->hooks.n_poststop) {
 		j = rt_state_to_oci_json(st);
 		json = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -150,10 +154,16 @@ static void run_poststop(struct rt_context *ctx, const struct rt_state *st)
 			lv_error_free(&e);
 		}
 	}
-	rt_spec_free(spec);
+	rt_spec_free(loaded);
 }
 
 int rt_container_delete(struct rt_context *ctx, const char *id, bool force, struct lv_error **err)
+{
+	return rt_container_delete_spec(ctx, id, force, NULL, err);
+}
+
+int rt_container_delete_spec(struct rt_context *ctx, const char *id, bool force, const struct rt_spec *spec,
+			     struct lv_error **err)
 {
 	struct rt_state *st = NULL;
 	cleanup_close int fd = -1;
@@ -184,7 +194,7 @@ int rt_container_delete(struct rt_context *ctx, const char *id, bool force, stru
 	end_processes(st);
 	st->status = RT_STATUS_STOPPED;
 	st->pid = 0;
-	run_poststop(ctx, st);
+	run_poststop(ctx, st, spec);
 	r = rt_state_remove(ctx->root, id, err);
 out:
 	rt_state_free(st);
