@@ -4,6 +4,7 @@
 #include "../../lib/error.h"
 #include "../../runtime/cpio.h"
 #include "tap.h"
+#include "testutil.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -16,22 +17,6 @@
 #include <unistd.h>
 
 static char tmp[64];
-
-static int sh(const char *fmt, ...) LV_PRINTF(1, 2);
-static int sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	if (st != 0)
-		printf("# '%s' exited %d\n", cmd, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-	return st;
-}
 
 static char *slurp(const char *path, size_t *len)
 {

@@ -4,6 +4,7 @@
 #include "../../lib/error.h"
 #include "../../runtime/initramfs.h"
 #include "tap.h"
+#include "testutil.h"
 
 #include <fcntl.h>
 #include <stdbool.h>
@@ -20,22 +21,6 @@
 static char tmp[64];
 static char rootfs[128], cache[128];
 static const char init_blob[] = "#!fake-init\n\x7f" "ELF pretend this is a static binary";
-
-static int sh(const char *fmt, ...) LV_PRINTF(1, 2);
-static int sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	if (st != 0)
-		printf("# '%s' exited %d\n", cmd, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-	return st;
-}
 
 static int put(const char *rel, const char *data)
 {
