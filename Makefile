@@ -16,7 +16,7 @@ ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
 endif
-LDLIBS := -ljansson -lz
+LDLIBS := -ljansson -lz -lseccomp -lcap -lpthread
 
 LIB_SRC := $(wildcard lib/*.c) $(wildcard noxs/*.c) $(wildcard runtime/*.c) $(wildcard vmm/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
