@@ -43,6 +43,9 @@ struct monitor {
 	bool ctl_open;   /* the guest's end of the channel is still there */
 	bool end_now;    /* tear the VM down without waiting for it to power off */
 	int wstatus;
+	/* CLOCK_MONOTONIC ns of the VM's milestones, written to ROOT/ID/timings
+	 * when it ends (for the benchmarks; 0: did not happen). */
+	uint64_t t_launch, t_ready, t_exit, t_end;
 	char errmsg[1024];
 	struct rt_state st;
 };
@@ -53,6 +56,23 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void write_timings(const struct monitor *m)
+{
+	cleanup_close int fd = openat(m->dirfd, "timings", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd >= 0)
+		dprintf(fd, "launch %llu\nready %llu\nexit %llu\nend %llu\n", (unsigned long long)m->t_launch,
+			(unsigned long long)m->t_ready, (unsigned long long)m->t_exit, (unsigned long long)m->t_end);
 }
 
 static void sync_report(struct monitor *m, int errnum, const char *msg)
@@ -263,6 +283,7 @@ static void guest_frame(struct monitor *m, uint16_t type, const uint8_t *p, uint
 	case NOXS_MSG_READY:
 		if (m->phase != MON_BOOTING)
 			break;
+		m->t_ready = now_ns();
 		if (m->a->autostart) {
 			m->phase = MON_STARTING;
 			if (send_frame(m, NOXS_MSG_START, NULL, 0) < 0)
@@ -306,6 +327,7 @@ static void guest_frame(struct monitor *m, uint16_t type, const uint8_t *p, uint
 		m->have_exit = true;
 		m->wstatus = (int)noxs_get_u32(p);
 		m->phase = MON_EXITED;
+		m->t_exit = now_ns();
 		break;
 	default:
 		rt_debug(&m->ctx->log, "container %s: ignoring guest frame type %u", m->a->id, type);
@@ -484,6 +506,7 @@ static int monitor_setup(struct monitor *m, struct lv_error **err)
 	r = noxs_rx_init(&m->rx, err);
 	if (r < 0)
 		return r;
+	m->t_launch = now_ns();
 	r = a->ops->launch(&m->ctx->config, &a->vm_config, &m->vm, err);
 	if (r < 0)
 		return r;
@@ -638,6 +661,8 @@ int rt_monitor_main(const struct rt_monitor_args *a)
 		a->ops->destroy(&m.vm);
 		m.vm_up = false;
 	}
+	m.t_end = now_ns();
+	write_timings(&m);
 	save_state(&m, RT_STATUS_STOPPED);
 out:
 	if (m.vm_up)
