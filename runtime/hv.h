@@ -51,5 +51,6 @@ struct hv_ops {
 int hv_select(const struct rt_config *cfg, const char *name, const struct hv_ops **out, struct lv_error **err);
 
 extern const struct hv_ops hv_qemu_ops;
+extern const struct hv_ops hv_kvm_ops;
 
 #endif

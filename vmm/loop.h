@@ -1,7 +1,13 @@
 /* The device thread's event loop: an epoll set whose entries carry a
  * callback.  Devices register their host-side fds (control socket, tap,
  * ioeventfds) and turn interest on and off as their queues fill and drain.
- * Callbacks run on the loop's thread only; they take their device's lock. */
+ * Callbacks run on the loop's thread only; they take their device's lock.
+ *
+ * Threads: vmm_loop_add() and vmm_loop_mod() may be called from any thread
+ * (a device changes its interest from a vCPU's QueueNotify); vmm_loop_del()
+ * is safe for the loop itself from any thread, but a callback may still be
+ * running on the loop's thread when it returns, so devices remove their fds
+ * from the loop's thread or once the loop has stopped. */
 #ifndef VMM_LOOP_H
 #define VMM_LOOP_H
 
@@ -21,7 +27,10 @@ int vmm_loop_create(struct vmm_loop **out, struct lv_error **err);
 void vmm_loop_destroy(struct vmm_loop **l);
 
 /* fd must stay open until removed.  events: EPOLLIN/EPOLLOUT (level
- * triggered); 0 registers the fd with no interest yet. */
+ * triggered); 0 registers the fd with no interest yet.  With no interest
+ * the fd is kept out of the epoll set, so that not even EPOLLHUP/EPOLLERR
+ * (which epoll reports regardless) fire: a hung-up fd cannot spin the loop.
+ * Callbacks get EPOLLHUP/EPOLLERR along with whatever else fired. */
 int vmm_loop_add(struct vmm_loop *l, int fd, uint32_t events, vmm_loop_fn fn, void *opaque,
 		 struct lv_error **err);
 int vmm_loop_mod(struct vmm_loop *l, int fd, uint32_t events, struct lv_error **err);

@@ -13,7 +13,20 @@
  * notifications come in either as a QueueNotify write on the MMIO path or,
  * when the VMM registered notify_fd as an ioeventfd on base + 0x50, as that
  * eventfd becoming readable on the device thread: call
- * vmm_virtio_mmio_notify_all() then. */
+ * vmm_virtio_mmio_notify_all() then.
+ *
+ * What the driver gets wrong, and what it gets back:
+ *   - FEATURES_OK without VERSION_1, or with bits not offered: the bit is
+ *     left clear (the driver reads Status back and gives up);
+ *   - DriverFeatures after FEATURES_OK, queue registers of a ready or
+ *     nonexistent queue, clearing Status bits other than by writing 0,
+ *     wrong widths, unknown, legacy or write-only registers: ignored,
+ *     counted in bad_accesses;
+ *   - QueueReady=1 with a size over QueueNumMax or a layout vmm_vq_activate()
+ *     refuses, QueueReady=0 while live (no VIRTIO_F_RING_RESET), DRIVER_OK
+ *     without FEATURES_OK, a failing activate or notify: broken.
+ * Kicks before DRIVER_OK are dropped: devices look at their queues when
+ * activated. */
 #ifndef VMM_VIRTIO_MMIO_H
 #define VMM_VIRTIO_MMIO_H
 
@@ -72,13 +85,18 @@ struct vmm_virtio_mmio {
 	uint32_t interrupt_status;
 	uint32_t config_generation;
 	bool broken;              /* the guest broke the rules: DEVICE_NEEDS_RESET */
-	char broken_msg[160];     /* why (the first time), for the VMM's log */
+	char broken_msg[160];     /* why (the first time since the last reset); kept
+				   * after the reset, for the VMM's log */
 	unsigned long bad_accesses; /* ignored register accesses (wrong width, unknown offset, ...) */
 	struct vmm_vq vqs[VMM_VIRTIO_MAX_QUEUES];
 };
 
 /* Sets up the transport for a device; creates irq_fd (and notify_fd when
- * want_ioeventfd).  Registering them with KVM is the VMM's job. */
+ * want_ioeventfd), both nonblocking.  Registering them with KVM is the
+ * VMM's job.  base must be VMM_VIRTIO_MMIO_SIZE-aligned inside the MMIO
+ * hole; ops must not offer transport features (bits 28..40: the transport
+ * adds VERSION_1 and implements nothing else) and must have notify,
+ * activate, reset (and config_read when config_size > 0). */
 int vmm_virtio_mmio_init(struct vmm_virtio_mmio *m, const struct vmm_virtio_dev_ops *ops, void *dev,
 			 const struct vmm_memory *mem, uint64_t base, unsigned int irq, bool want_ioeventfd,
 			 struct lv_error **err);
@@ -107,6 +125,9 @@ void vmm_virtio_mmio_interrupt(struct vmm_virtio_mmio *m, int q, uint32_t bits);
  * the device until the driver resets it.  Consumes *err (its message goes
  * to broken_msg the first time). */
 void vmm_virtio_mmio_set_broken(struct vmm_virtio_mmio *m, struct lv_error **err);
+/* For devices, with the lock held: the config space changed; bumps
+ * ConfigGeneration and raises a config interrupt. */
+void vmm_virtio_mmio_config_changed(struct vmm_virtio_mmio *m);
 /* Whether the driver is live (DRIVER_OK set, not broken). */
 bool vmm_virtio_mmio_live(const struct vmm_virtio_mmio *m);
 

@@ -39,7 +39,9 @@ struct vmm_vq {
 
 /* One descriptor chain: the device-readable buffers first (iov[0..n_out)),
  * then the device-writable ones (iov[n_out..n_out + n_in)).  The iovecs
- * point into guest RAM and are valid until the chain is pushed back. */
+ * point into guest RAM and are valid until the chain is pushed back.  A
+ * zero-length descriptor is accepted whatever its address and gets
+ * iov_base NULL (it gives access to nothing); the copy helpers skip it. */
 struct vmm_vq_chain {
 	uint16_t head;
 	uint16_t n_out, n_in;
@@ -54,7 +56,8 @@ int vmm_vq_activate(struct vmm_vq *vq, const struct vmm_memory *mem, struct lv_e
 void vmm_vq_reset(struct vmm_vq *vq);
 
 /* Takes the next available chain: 1 with *chain filled, 0 when the driver
- * has made none available, negative errno when the ring breaks the rules
+ * has made none available, negative errno when the queue is not ready or
+ * the ring breaks the rules (nothing is consumed then)
  * (avail idx more than size ahead, head or next out of range, a loop or a
  * chain longer than VMM_VQ_MAX_CHAIN, a readable buffer after a writable
  * one, an address outside RAM, INDIRECT, a total length over 4 GiB). */
@@ -64,7 +67,8 @@ int vmm_vq_pop(struct vmm_vq *vq, struct vmm_vq_chain *chain, struct lv_error **
 void vmm_vq_unpop(struct vmm_vq *vq);
 /* Returns a chain to the driver: used ring entry {head, written}.  written
  * is clamped to the chain's writable bytes by the caller's contract (it is
- * checked: a larger value is an error, nothing is published). */
+ * checked: a larger value is an error, nothing is published; so is a queue
+ * that is not ready, or a head beyond its size after a re-setup). */
 int vmm_vq_push(struct vmm_vq *vq, const struct vmm_vq_chain *chain, uint32_t written,
 		struct lv_error **err);
 /* Whether the driver wants an interrupt for what was pushed (it has not
