@@ -18,6 +18,7 @@ struct rt_config {
 	char *kernel;           /* guest kernel (bzImage) */
 	char *qemu;             /* qemu-system-x86_64 binary */
 	char *cache_dir;        /* initramfs cache */
+	char *sandbox;          /* the monitor's sandbox: "on", "log" (report, never kill), "off" */
 	unsigned default_mem_mib;
 	unsigned default_vcpus;
 	uint64_t initramfs_max_mib;

@@ -34,10 +34,14 @@ struct hv_ops {
 	const char *name;
 	/* Whether this host can run the backend well; the error says why not. */
 	int (*check)(const struct rt_config *cfg, struct lv_error **err);
-	/* Builds and starts the VM.  On success vm->ctl_fd is connected to the
-	 * guest init's control port. */
+	/* Builds the VM, and starts it unless the backend has a start op.  On
+	 * success vm->ctl_fd is connected to the guest init's control port. */
 	int (*launch)(const struct rt_config *cfg, const struct hv_vm_config *vc, struct hv_vm *vm,
 		      struct lv_error **err);
+	/* Optional: starts what launch built (an in-process VMM's threads).
+	 * Between the two the monitor confines itself, so that the threads
+	 * inherit the confinement. */
+	int (*start)(struct hv_vm *vm, struct lv_error **err);
 	int (*pause)(struct hv_vm *vm, struct lv_error **err);
 	int (*resume)(struct hv_vm *vm, struct lv_error **err);
 	/* After exit_fd became readable (or to stop it): ends the VM at once,

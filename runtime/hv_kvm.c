@@ -111,9 +111,6 @@ static int kvm_launch(const struct rt_config *cfg, const struct hv_vm_config *vc
 	if (r < 0)
 		goto fail;
 	dprintf(p->log_fd, "cmdline: %s\n", vmm_cmdline(p->vmm));
-	r = vmm_start(p->vmm, err);
-	if (r < 0)
-		goto fail;
 	vm->ops = &hv_kvm_ops;
 	vm->vmm_pid = 0;
 	vm->vmm_start = 0;
@@ -126,6 +123,13 @@ fail:
 		close(sv[0]);
 	priv_free(p);
 	return lv_err_wrap(err, "kvm backend");
+}
+
+static int kvm_start(struct hv_vm *vm, struct lv_error **err)
+{
+	struct kvm_priv *p = vm->priv;
+
+	return vmm_start(p->vmm, err);
 }
 
 static int kvm_pause(struct hv_vm *vm, struct lv_error **err)
@@ -157,6 +161,7 @@ const struct hv_ops hv_kvm_ops = {
 	.name = "kvm",
 	.check = kvm_check,
 	.launch = kvm_launch,
+	.start = kvm_start,
 	.pause = kvm_pause,
 	.resume = kvm_resume,
 	.destroy = kvm_destroy,

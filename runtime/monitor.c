@@ -19,6 +19,7 @@
 #include "../lib/cleanup.h"
 #include "../noxs/chan.h"
 #include "ctl.h"
+#include "sandbox.h"
 #include "state.h"
 
 enum mon_phase { MON_BOOTING, MON_CREATED, MON_STARTING, MON_RUNNING, MON_EXITED };
@@ -46,6 +47,9 @@ struct monitor {
 	/* CLOCK_MONOTONIC ns of the VM's milestones, written to ROOT/ID/timings
 	 * when it ends (for the benchmarks; 0: did not happen). */
 	uint64_t t_launch, t_ready, t_exit, t_end;
+	int timings_fd;  /* opened before the sandbox, which forbids creating files */
+	bool sandbox;
+	struct rt_sandbox_policy sp;
 	char errmsg[1024];
 	struct rt_state st;
 };
@@ -68,10 +72,8 @@ static uint64_t now_ns(void)
 
 static void write_timings(const struct monitor *m)
 {
-	cleanup_close int fd = openat(m->dirfd, "timings", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	if (fd >= 0)
-		dprintf(fd, "launch %llu\nready %llu\nexit %llu\nend %llu\n", (unsigned long long)m->t_launch,
+	if (m->timings_fd >= 0)
+		dprintf(m->timings_fd, "launch %llu\nready %llu\nexit %llu\nend %llu\n", (unsigned long long)m->t_launch,
 			(unsigned long long)m->t_ready, (unsigned long long)m->t_exit, (unsigned long long)m->t_end);
 }
 
@@ -474,6 +476,37 @@ static int init_state(struct monitor *m, struct lv_error **err)
 	return 0;
 }
 
+/* Once the VM is built, and before any thread of its runs: no capability,
+ * no_new_privs, file writes only beneath the state directory (Landlock);
+ * the VMM's threads, started next, inherit that.  The seccomp filter comes
+ * last, in monitor_setup(), when the monitor has done all its setup.  See
+ * runtime/SANDBOX.md. */
+static int confine(struct monitor *m, struct lv_error **err)
+{
+	const char *mode = m->ctx->config.sandbox;
+	int r;
+
+	rt_sandbox_policy_init(&m->sp);
+	m->sandbox = strcmp(mode, "off") != 0;
+	if (m->sandbox) {
+		m->sp.log_only = strcmp(mode, "log") == 0;
+		m->sp.state_files = true;
+		m->sp.terminal = m->terminal;
+		m->sp.kvm = m->a->ops->start != NULL;
+		m->sp.child_pid = m->vm.vmm_pid;
+		m->sp.write_dirfd = rt_sandbox_landlock_abi() > 0 ? m->dirfd : -1;
+		r = rt_sandbox_restrict_thread(&m->sp, err);
+		if (r < 0)
+			return lv_err_wrap(err, "sandbox the monitor");
+	}
+	if (m->a->ops->start) {
+		r = m->a->ops->start(&m->vm, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* Everything before the poll loop, unwound by the caller. */
 static int monitor_setup(struct monitor *m, struct lv_error **err)
 {
@@ -506,17 +539,26 @@ static int monitor_setup(struct monitor *m, struct lv_error **err)
 	r = noxs_rx_init(&m->rx, err);
 	if (r < 0)
 		return r;
+	m->timings_fd = openat(m->dirfd, "timings", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	m->t_launch = now_ns();
 	r = a->ops->launch(&m->ctx->config, &a->vm_config, &m->vm, err);
 	if (r < 0)
 		return r;
 	m->vm_up = true;
+	r = confine(m, err);
+	if (r < 0)
+		return r;
 	r = init_state(m, err);
 	if (r < 0)
 		return r;
 	r = noxs_send(m->vm.ctl_fd, NOXS_MSG_PAGE, a->page, (uint32_t)a->page_len, err);
 	if (r < 0)
 		return lv_err_wrap(err, "hand the device page to the guest");
+	if (m->sandbox) {
+		r = rt_sandbox_apply(&m->sp, err);
+		if (r < 0)
+			return lv_err_wrap(err, "sandbox the monitor");
+	}
 	return 0;
 }
 
@@ -619,7 +661,7 @@ int rt_monitor_main(const struct rt_monitor_args *a)
 {
 	struct monitor m = {
 		.a = a, .ctx = a->ctx, .dirfd = -1, .sigfd = -1, .listen_fd = -1, .start_client = -1,
-		.sync_fd = a->sync_fd, .in_fd = 0, .out_fd = 1, .err_fd = 2, .in_open = true, .out_ok = true, .ctl_open = true,
+		.sync_fd = a->sync_fd, .timings_fd = -1, .in_fd = 0, .out_fd = 1, .err_fd = 2, .in_open = true, .out_ok = true, .ctl_open = true,
 		.err_ok = true, .terminal = a->spec->process.terminal && a->console_fd >= 0,
 	};
 	struct lv_error *err = NULL;
@@ -669,6 +711,8 @@ out:
 		a->ops->destroy(&m.vm);
 	noxs_rx_free(&m.rx);
 	free(m.st.created);
+	if (m.timings_fd >= 0)
+		close(m.timings_fd);
 	if (m.listen_fd >= 0)
 		close(m.listen_fd);
 	if (m.dirfd >= 0)

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <linux/landlock.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -27,9 +29,9 @@
 #define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)
 #endif
 
-/* The kernel reads an ioctl request, a pid, or open flags as a 32-bit int
- * and ignores the upper half of the register; so do we, so that a
- * sign-extended request cannot slip past a 64-bit comparison either way. */
+/* The kernel reads an ioctl request, a pid or a signal's tgid as a 32-bit
+ * int and ignores the upper half of the register; so do we, so that a
+ * request some caller passes sign-extended still matches. */
 #define LOW32 0xffffffffULL
 
 /* The sanitizers' runtime needs more than the monitor at exit and when it
@@ -278,109 +280,103 @@ static int check_threads(const struct rt_sandbox_policy *p, struct lv_error **er
 	return r;
 }
 
-/* System calls allowed whatever their arguments. */
+/* System calls allowed whatever their arguments, and when. */
+enum sandbox_need { NEED_ALWAYS, NEED_STATE, NEED_SYNC, NEED_KVM, NEED_BLOCK, NEED_CHILD };
+
 struct sandbox_call {
 	int nr;
-	bool (*needed)(const struct rt_sandbox_policy *p);
+	enum sandbox_need need;
 };
 
-static bool always(const struct rt_sandbox_policy *p)
+static bool needed(const struct rt_sandbox_policy *p, enum sandbox_need need)
 {
-	return true;
-}
-
-static bool want_state(const struct rt_sandbox_policy *p)
-{
-	return p->state_files;
-}
-
-static bool want_kvm(const struct rt_sandbox_policy *p)
-{
-	return p->kvm;
-}
-
-static bool want_block(const struct rt_sandbox_policy *p)
-{
-	return p->block_image;
-}
-
-static bool want_child(const struct rt_sandbox_policy *p)
-{
-	return p->child_pid > 0;
-}
-
-static bool want_sync(const struct rt_sandbox_policy *p)
-{
-	return p->state_files || p->block_image;
+	switch (need) {
+	case NEED_ALWAYS:
+		return true;
+	case NEED_STATE:
+		return p->state_files;
+	case NEED_SYNC:
+		return p->state_files || p->block_image;
+	case NEED_KVM:
+		return p->kvm;
+	case NEED_BLOCK:
+		return p->block_image;
+	case NEED_CHILD:
+		return p->child_pid > 0;
+	}
+	return false;
 }
 
 /* One line each in SANDBOX.md says why. */
 static const struct sandbox_call plain_calls[] = {
 	/* stdio, the noxs channel, ctl.sock replies, the logger, signalfd */
-	{ SCMP_SYS(read), always },
-	{ SCMP_SYS(write), always },
-	{ SCMP_SYS(readv), always },
-	{ SCMP_SYS(writev), always },
-	{ SCMP_SYS(sendmsg), always },
-	{ SCMP_SYS(recvmsg), always },
-	{ SCMP_SYS(accept4), always },
-	{ SCMP_SYS(close), always },
-	{ SCMP_SYS(poll), always },
-	{ SCMP_SYS(ppoll), always },
-	{ SCMP_SYS(lseek), always },
-	{ SCMP_SYS(fstat), always },
-	{ SCMP_SYS(newfstatat), always },
-	{ SCMP_SYS(readlink), always },
+	{ SCMP_SYS(read), NEED_ALWAYS },
+	{ SCMP_SYS(write), NEED_ALWAYS },
+	{ SCMP_SYS(readv), NEED_ALWAYS },
+	{ SCMP_SYS(writev), NEED_ALWAYS },
+	{ SCMP_SYS(sendmsg), NEED_ALWAYS },
+	{ SCMP_SYS(recvmsg), NEED_ALWAYS },
+	{ SCMP_SYS(accept4), NEED_ALWAYS },
+	{ SCMP_SYS(close), NEED_ALWAYS },
+	{ SCMP_SYS(poll), NEED_ALWAYS },
+	{ SCMP_SYS(ppoll), NEED_ALWAYS },
+	{ SCMP_SYS(lseek), NEED_ALWAYS },
+	{ SCMP_SYS(fstat), NEED_ALWAYS },
+	{ SCMP_SYS(newfstatat), NEED_ALWAYS },
+	{ SCMP_SYS(readlink), NEED_ALWAYS },
 	/* time, sleeping, and restarting a sleep after SIGSTOP/SIGCONT */
-	{ SCMP_SYS(clock_gettime), always },
-	{ SCMP_SYS(gettimeofday), always },
-	{ SCMP_SYS(time), always },
-	{ SCMP_SYS(nanosleep), always },
-	{ SCMP_SYS(clock_nanosleep), always },
-	{ SCMP_SYS(restart_syscall), always },
+	{ SCMP_SYS(clock_gettime), NEED_ALWAYS },
+	{ SCMP_SYS(gettimeofday), NEED_ALWAYS },
+	{ SCMP_SYS(time), NEED_ALWAYS },
+	{ SCMP_SYS(nanosleep), NEED_ALWAYS },
+	{ SCMP_SYS(clock_nanosleep), NEED_ALWAYS },
+	{ SCMP_SYS(restart_syscall), NEED_ALWAYS },
 	/* malloc, threads that already exist, signal handlers */
-	{ SCMP_SYS(brk), always },
-	{ SCMP_SYS(munmap), always },
-	{ SCMP_SYS(mremap), always },
-	{ SCMP_SYS(madvise), always },
-	{ SCMP_SYS(futex), always },
-	{ SCMP_SYS(sched_yield), always },
-	{ SCMP_SYS(sched_getaffinity), always },
-	{ SCMP_SYS(getrandom), always },
-	{ SCMP_SYS(getpid), always },
-	{ SCMP_SYS(gettid), always },
-	{ SCMP_SYS(rt_sigprocmask), always },
-	{ SCMP_SYS(rt_sigreturn), always },
-	{ SCMP_SYS(exit), always },
-	{ SCMP_SYS(exit_group), always },
+	{ SCMP_SYS(brk), NEED_ALWAYS },
+	{ SCMP_SYS(munmap), NEED_ALWAYS },
+	{ SCMP_SYS(mremap), NEED_ALWAYS },
+	{ SCMP_SYS(madvise), NEED_ALWAYS },
+	{ SCMP_SYS(futex), NEED_ALWAYS },
+	{ SCMP_SYS(sched_yield), NEED_ALWAYS },
+	{ SCMP_SYS(sched_getaffinity), NEED_ALWAYS },
+	{ SCMP_SYS(getrandom), NEED_ALWAYS },
+	{ SCMP_SYS(getpid), NEED_ALWAYS },
+	{ SCMP_SYS(gettid), NEED_ALWAYS },
+	{ SCMP_SYS(rt_sigprocmask), NEED_ALWAYS },
+	{ SCMP_SYS(rt_sigreturn), NEED_ALWAYS },
+	{ SCMP_SYS(exit), NEED_ALWAYS },
+	{ SCMP_SYS(exit_group), NEED_ALWAYS },
+	/* a thread created just before apply may still be in glibc's start-up,
+	 * which registers its rseq area and robust futex list */
+	{ SCMP_SYS(rseq), NEED_ALWAYS },
+	{ SCMP_SYS(set_robust_list), NEED_ALWAYS },
 	/* state.json: the lock, the atomic rewrite */
-	{ SCMP_SYS(flock), want_state },
-	{ SCMP_SYS(renameat), want_state },
-	{ SCMP_SYS(unlinkat), want_state },
-	{ SCMP_SYS(fsync), want_sync },
+	{ SCMP_SYS(flock), NEED_STATE },
+	{ SCMP_SYS(renameat), NEED_STATE },
+	{ SCMP_SYS(unlinkat), NEED_STATE },
+	{ SCMP_SYS(fsync), NEED_SYNC },
 	/* the in-process VMM's device thread */
-	{ SCMP_SYS(epoll_wait), want_kvm },
-	{ SCMP_SYS(epoll_pwait), want_kvm },
-	{ SCMP_SYS(epoll_ctl), want_kvm },
+	{ SCMP_SYS(epoll_wait), NEED_KVM },
+	{ SCMP_SYS(epoll_pwait), NEED_KVM },
+	{ SCMP_SYS(epoll_ctl), NEED_KVM },
 	/* a disk image */
-	{ SCMP_SYS(pread64), want_block },
-	{ SCMP_SYS(pwrite64), want_block },
-	{ SCMP_SYS(preadv), want_block },
-	{ SCMP_SYS(pwritev), want_block },
-	{ SCMP_SYS(fdatasync), want_block },
+	{ SCMP_SYS(pread64), NEED_BLOCK },
+	{ SCMP_SYS(pwrite64), NEED_BLOCK },
+	{ SCMP_SYS(preadv), NEED_BLOCK },
+	{ SCMP_SYS(pwritev), NEED_BLOCK },
+	{ SCMP_SYS(fdatasync), NEED_BLOCK },
 	/* reaping the VMM process */
-	{ SCMP_SYS(wait4), want_child },
-	{ SCMP_SYS(waitid), want_child },
+	{ SCMP_SYS(wait4), NEED_CHILD },
+	{ SCMP_SYS(waitid), NEED_CHILD },
 #ifdef SANDBOX_SANITIZER
-	/* LeakSanitizer's check at exit stops the world from a helper thread
-	 * that ptraces its siblings; reports read /proc/self/maps. */
-	{ SCMP_SYS(clone), always },
-	{ SCMP_SYS(ptrace), always },
-	{ SCMP_SYS(prctl), always },
-	{ SCMP_SYS(sigaltstack), always },
-	{ SCMP_SYS(rt_sigaction), always },
-	{ SCMP_SYS(getdents64), always },
-	{ SCMP_SYS(getppid), always },
+	/* LeakSanitizer's check at exit (see add_sanitizer_rules()) */
+	{ SCMP_SYS(ptrace), NEED_ALWAYS },
+	{ SCMP_SYS(prctl), NEED_ALWAYS },
+	{ SCMP_SYS(sigaltstack), NEED_ALWAYS },
+	{ SCMP_SYS(rt_sigaction), NEED_ALWAYS },
+	{ SCMP_SYS(getdents), NEED_ALWAYS },
+	{ SCMP_SYS(getdents64), NEED_ALWAYS },
+	{ SCMP_SYS(getppid), NEED_ALWAYS },
 #endif
 };
 
@@ -391,12 +387,11 @@ static const unsigned long tty_requests[] = {
 static const unsigned long terminal_requests[] = {
 	TIOCGWINSZ, /* SIGWINCH: pass the host terminal's size to the guest */
 };
+/* Everything else (memory slots, irqfds, ioeventfds, vCPU state) is set up
+ * before the threads start: vmm_create() registers them all. */
 static const unsigned long kvm_requests[] = {
-	KVM_RUN,       /* the vCPU loop */
-	KVM_GET_REGS,  /* the guest RIP in an exit's error message */
-	KVM_IRQ_LINE,  /* level-triggered interrupts (serial, legacy) */
-	KVM_IRQFD,     /* a virtio queue's interrupt, wired at DRIVER_OK */
-	KVM_IOEVENTFD, /* a virtio queue's notification, wired at DRIVER_OK */
+	KVM_RUN,      /* the vCPU loop */
+	KVM_GET_REGS, /* the guest RIP in an exit's error message */
 };
 
 static int add_rule(scmp_filter_ctx ctx, int nr, unsigned int n, const struct scmp_arg_cmp *cmp,
@@ -427,6 +422,21 @@ static int add_ioctls(scmp_filter_ctx ctx, const unsigned long *req, size_t n, s
 	return 0;
 }
 
+#ifdef SANDBOX_SANITIZER
+/* LeakSanitizer stops the world from a helper that shares our memory but is
+ * its own process: it clones it, makes us dumpable, ptraces our threads,
+ * lists /proc/self/task with its own raw open() and getdents, and waits for
+ * it.  Only in sanitizer builds, which are test builds. */
+static int add_sanitizer_rules(scmp_filter_ctx ctx, unsigned long read_only_mask, struct lv_error **err)
+{
+	int r = add_one(ctx, SCMP_SYS(clone),
+			SCMP_A0(SCMP_CMP_MASKED_EQ, LOW32, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED), err);
+
+	r = r ?: add_one(ctx, SCMP_SYS(open), SCMP_A1(SCMP_CMP_MASKED_EQ, read_only_mask, 0), err);
+	return r ?: add_one(ctx, SCMP_SYS(wait4), SCMP_A2(SCMP_CMP_MASKED_EQ, LOW32, __WALL), err);
+}
+#endif
+
 /* The calls allowed only with some arguments. */
 static int add_filtered(scmp_filter_ctx ctx, const struct rt_sandbox_policy *p, struct lv_error **err)
 {
@@ -434,11 +444,10 @@ static int add_filtered(scmp_filter_ctx ctx, const struct rt_sandbox_policy *p, 
 	 * /proc/<pid>/mem) or create one. */
 	const unsigned long writing = O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND;
 	const unsigned long fd_cmds[] = { F_GETFD, F_SETFD, F_GETFL, F_SETFL };
-	int r = 0;
-
 	/* Read-only opens: the state root and container directories for the
 	 * lock, vmm.log's tail, what glibc reads (CPU count). */
-	r = r ?: add_one(ctx, SCMP_SYS(openat), SCMP_A2(SCMP_CMP_MASKED_EQ, writing, 0), err);
+	int r = add_one(ctx, SCMP_SYS(openat), SCMP_A2(SCMP_CMP_MASKED_EQ, writing, 0), err);
+
 	if (p->state_files)
 		/* The state file's temporary: only a new file, never an
 		 * existing one (O_EXCL also refuses to follow a symlink). */
@@ -452,7 +461,7 @@ static int add_filtered(scmp_filter_ctx ctx, const struct rt_sandbox_policy *p, 
 	r = r ?: add_one(ctx, SCMP_SYS(recvfrom), SCMP_A4(SCMP_CMP_EQ, 0), err);
 	/* O_NONBLOCK and FD_CLOEXEC on fds we hold; not locks, not leases. */
 	for (size_t i = 0; i < LV_ARRAY_SIZE(fd_cmds); i++)
-		r = r ?: add_one(ctx, SCMP_SYS(fcntl), SCMP_A1(SCMP_CMP_EQ, fd_cmds[i]), err);
+		r = r ?: add_one(ctx, SCMP_SYS(fcntl), SCMP_A1(SCMP_CMP_MASKED_EQ, LOW32, fd_cmds[i]), err);
 	/* Signals to our own threads only: vCPU kicks, raise(), abort(). */
 	r = r ?: add_one(ctx, SCMP_SYS(tgkill), SCMP_A0(SCMP_CMP_MASKED_EQ, LOW32, (uint32_t)getpid()), err);
 	/* And to the VMM process: pause, resume, destroy. */
@@ -463,6 +472,9 @@ static int add_filtered(scmp_filter_ctx ctx, const struct rt_sandbox_policy *p, 
 		r = r ?: add_ioctls(ctx, terminal_requests, LV_ARRAY_SIZE(terminal_requests), err);
 	if (p->kvm)
 		r = r ?: add_ioctls(ctx, kvm_requests, LV_ARRAY_SIZE(kvm_requests), err);
+#ifdef SANDBOX_SANITIZER
+	r = r ?: add_sanitizer_rules(ctx, writing, err);
+#endif
 	return r;
 }
 
@@ -482,7 +494,7 @@ static int build_filter(const struct rt_sandbox_policy *p, scmp_filter_ctx *out,
 	if (r < 0)
 		return lv_err(err, -r, "sandbox: seccomp attributes");
 	for (size_t i = 0; i < LV_ARRAY_SIZE(plain_calls); i++) {
-		if (!plain_calls[i].needed(p))
+		if (!needed(p, plain_calls[i].need))
 			continue;
 		r = add_rule(ctx, plain_calls[i].nr, 0, NULL, err);
 		if (r < 0)

@@ -2,27 +2,27 @@
  * keeps only what its run loop needs.  A guest that escapes into the
  * monitor (through a device model bug, a KVM exit handler, the noxs channel
  * parser) then holds no capabilities, cannot execute anything, open a
- * network socket, create a process or thread, trace or write into another
- * process, map executable memory, or issue ioctls beyond a short list; with
+ * socket, create a process or thread, trace or write into another process,
+ * map executable memory, or issue ioctls beyond a short list; with
  * write_dirfd, it can write files only beneath the container's state
- * directory.  See runtime/SANDBOX.md for the threat model and the reasons
+ * directory.  See runtime/SANDBOX.md for the threat model and the reason
  * behind every allowed system call.
  *
- * Two steps, because capabilities and Landlock domains are per thread (only
- * seccomp can be synchronised across threads):
+ * Two steps, because capabilities and (before Linux 7.0) Landlock domains
+ * belong to a thread; only the seccomp filter can be put on every thread:
  *
  *   rt_sandbox_restrict_thread(&p, err);  -- in the monitor's main thread,
  *                                            before it creates any thread
  *   ... create the VMM's vCPU and device threads (they inherit it) ...
  *   rt_sandbox_apply(&p, err);            -- before the run loop
  *
- * A single-threaded monitor (the QEMU backend) may call rt_sandbox_apply()
+ * A single-threaded monitor (the QEMU backend) calls rt_sandbox_apply()
  * alone: it restricts the calling thread first.  rt_sandbox_apply() refuses
  * to install the filter while another thread still holds a capability the
  * policy does not keep.
  *
- * Nothing here reads the environment: LIGHTVM_SANDBOX=off and the like are
- * the caller's business (see SANDBOX.md). */
+ * Nothing here reads the environment: LIGHTVM_SANDBOX=off|log is the
+ * caller's business (see SANDBOX.md). */
 #ifndef RT_SANDBOX_H
 #define RT_SANDBOX_H
 

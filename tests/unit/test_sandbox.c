@@ -96,27 +96,19 @@ static int run_child(int (*fn)(void *), void *arg)
 	return st;
 }
 
-static bool exited0(int st)
+/* Whether a child ended as expected: signo 0 for exit status 0. */
+static bool ended(int st, int signo)
 {
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+	if (signo ? WIFSIGNALED(st) && WTERMSIG(st) == signo : WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return true;
 	if (WIFEXITED(st))
-		printf("#   child failed at step %d\n", WEXITSTATUS(st));
+		printf("#   child exited %d (the step that failed)\n", WEXITSTATUS(st));
 	else if (WIFSIGNALED(st))
 		printf("#   child killed by signal %d\n", WTERMSIG(st));
 	return false;
 }
-
-static bool died_sigsys(int st)
-{
-	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
-		return true;
-	if (WIFEXITED(st))
-		printf("#   child exited %d instead of dying by SIGSYS\n", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		printf("#   child killed by signal %d, not SIGSYS\n", WTERMSIG(st));
-	return false;
-}
+#define exited0(st) ended((st), 0)
+#define died_sigsys(st) ended((st), SIGSYS)
 
 static int apply(const struct rt_sandbox_policy *p)
 {
@@ -215,22 +207,19 @@ static int child_keep_missing(void *arg)
 
 static int child_invalid(void *arg)
 {
-	struct rt_sandbox_policy p;
+	struct rt_sandbox_policy p[3];
 	struct lv_error *err = NULL;
 
+	for (int i = 0; i < 3; i++)
+		rt_sandbox_policy_init(&p[i]);
+	p[0].keep_caps = 1ULL << 63;
+	p[1].write_dirfd = -2;
+	p[2].child_pid = -1;
 	STEP(1, rt_sandbox_apply(NULL, &err) == -EINVAL);
-	lv_error_free(&err);
-	rt_sandbox_policy_init(&p);
-	p.keep_caps = 1ULL << 63;
-	STEP(2, rt_sandbox_apply(&p, &err) == -EINVAL);
-	lv_error_free(&err);
-	rt_sandbox_policy_init(&p);
-	p.write_dirfd = -2;
-	STEP(3, rt_sandbox_restrict_thread(&p, &err) == -EINVAL);
-	lv_error_free(&err);
-	rt_sandbox_policy_init(&p);
-	p.child_pid = -1;
-	STEP(4, rt_sandbox_apply(&p, &err) == -EINVAL);
+	for (int i = 0; i < 3; i++) {
+		lv_error_free(&err);
+		STEP(2 + i, rt_sandbox_apply(&p[i], &err) == -EINVAL && rt_sandbox_restrict_thread(&p[i], NULL) == -EINVAL);
+	}
 	lv_error_free(&err);
 	/* Refused before anything changed. */
 	STEP(5, prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 0);
@@ -250,13 +239,14 @@ static void on_signal(int signo)
 
 static int child_run_loop(void *arg)
 {
+	const char *status = "/proc/self/status";
 	struct rt_sandbox_policy p;
 	struct lv_error *err = NULL;
 	struct noxs_rx rx;
 	struct rt_log lg = { .fd = -1 };
-	int pipefd[2], sv[2], sigfd, listen_fd, client, dirfd, cfd;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int pipefd[2], sv[2], sigfd, listen_fd, client, dirfd, cfd, logfd;
 	char buf[256], logpath[sizeof(tmpdir) + 16];
-	struct timespec ts;
 	struct pollfd pfd;
 	sigset_t set;
 	const uint8_t *payload;
@@ -268,86 +258,67 @@ static int child_run_loop(void *arg)
 	/* Everything the run loop holds, set up as monitor_setup() does. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
-	STEP(1, sigprocmask(SIG_BLOCK, &set, NULL) == 0);
+	STEP(1, sigprocmask(SIG_BLOCK, &set, NULL) == 0 && signal(SIGUSR2, on_signal) != SIG_ERR);
 	STEP(2, (sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) >= 0);
 	STEP(3, pipe2(pipefd, O_CLOEXEC) == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
 	STEP(4, (dirfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0);
 	STEP(5, (listen_fd = rt_ctl_listen(dirfd, &err)) >= 0);
+	/* A ctl.sock client queued in the backlog now: connect() is forbidden later. */
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dirfd, RT_CTL_SOCK);
 	STEP(6, (client = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) >= 0);
-	{
-		/* Queued in the backlog now: connect() is forbidden later. */
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
-		snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", dirfd, RT_CTL_SOCK);
-		STEP(7, connect(client, (struct sockaddr *)&sa, sizeof(sa)) == 0);
-	}
-	STEP(8, send(client, "pause", 5, 0) == 5);
+	STEP(7, connect(client, (struct sockaddr *)&sa, sizeof(sa)) == 0 && send(client, "pause", 5, 0) == 5);
 	snprintf(logpath, sizeof(logpath), "%s/log", tmpdir);
-	STEP(9, rt_log_open(&lg, logpath, "json", true, &err) == 0);
-	STEP(10, noxs_rx_init(&rx, &err) == 0);
-	STEP(12, signal(SIGUSR2, on_signal) != SIG_ERR);
+	STEP(8, rt_log_open(&lg, logpath, "json", true, &err) == 0 && noxs_rx_init(&rx, &err) == 0);
 	rt_sandbox_policy_init(&p);
 	p.state_files = true;
-	STEP(11, apply(&p) == 0);
+	STEP(9, apply(&p) == 0);
 
-	/* Plain I/O, polling, time. */
-	STEP(20, write(pipefd[1], "x", 1) == 1);
+	/* Plain I/O, polling, time (the syscalls, not the vDSO). */
+	STEP(10, write(pipefd[1], "x", 1) == 1);
 	pfd = (struct pollfd){ .fd = pipefd[0], .events = POLLIN };
-	STEP(21, poll(&pfd, 1, 1000) == 1 && read(pipefd[0], buf, 1) == 1);
-	STEP(22, syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) == 0); /* no vDSO */
-	STEP(23, syscall(SYS_gettimeofday, NULL, NULL) == 0);
-	STEP(24, nanosleep(&(struct timespec){ .tv_nsec = 1000 }, NULL) == 0);
-	STEP(25, clock_nanosleep(CLOCK_MONOTONIC, 0, &(struct timespec){ .tv_nsec = 1000 }, NULL) == 0);
-	STEP(26, getpid() > 0 && gettid() > 0 && sched_yield() == 0);
-	STEP(27, getrandom(buf, 16, GRND_NONBLOCK) == 16);
+	STEP(11, poll(&pfd, 1, 1000) == 1 && read(pipefd[0], buf, 1) == 1);
+	STEP(12, syscall(SYS_clock_gettime, CLOCK_MONOTONIC, buf) == 0 && syscall(SYS_gettimeofday, buf, NULL) == 0);
+	STEP(13, nanosleep(&(struct timespec){ .tv_nsec = 1000 }, NULL) == 0);
+	STEP(14, clock_nanosleep(CLOCK_MONOTONIC, 0, &(struct timespec){ .tv_nsec = 1000 }, NULL) == 0);
+	STEP(15, getpid() > 0 && gettid() > 0 && sched_yield() == 0 && getrandom(buf, 16, GRND_NONBLOCK) == 16);
 	/* malloc's large blocks come from mmap, grow by mremap, go by munmap. */
-	STEP(28, (big = malloc(8 << 20)) != NULL);
+	STEP(16, (big = malloc(8 << 20)) != NULL);
 	memset(big, 1, 8 << 20);
-	STEP(29, (big = realloc(big, 32 << 20)) != NULL);
+	STEP(17, (big = realloc(big, 32 << 20)) != NULL);
 	free(big);
 	big = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	STEP(30, big != MAP_FAILED && mprotect(big, 4096, PROT_READ) == 0 && munmap(big, 4096) == 0);
-	/* fds: O_NONBLOCK, isatty, stat. */
-	STEP(31, fcntl(pipefd[0], F_SETFL, fcntl(pipefd[0], F_GETFL) | O_NONBLOCK) == 0);
-	STEP(32, !isatty(pipefd[0]) && errno == ENOTTY);
-	STEP(33, fstat(pipefd[0], &(struct stat){ 0 }) == 0);
-	STEP(34, readlink("/proc/self/fd/0", buf, sizeof(buf)) > 0);
-	/* The state of the sandbox itself, read as the run loop reads files. */
-	STEP(35, status_value("/proc/self/status", "Seccomp:", 10) == 2);
-	STEP(36, status_value("/proc/self/status", "NoNewPrivs:", 10) == 1);
-	STEP(37, status_value("/proc/self/status", "CapEff:", 16) == 0);
-	STEP(38, status_value("/proc/self/status", "CapBnd:", 16) == 0);
-	/* A signal to ourselves arrives on the signalfd (tgkill to our tgid). */
-	STEP(39, raise(SIGUSR1) == 0);
-	STEP(40, read(sigfd, buf, sizeof(struct signalfd_siginfo)) == (ssize_t)sizeof(struct signalfd_siginfo));
-	/* A handler runs and returns (rt_sigreturn). */
-	STEP(53, raise(SIGUSR2) == 0 && handled_signal == SIGUSR2);
+	STEP(18, big != MAP_FAILED && mprotect(big, 4096, PROT_READ) == 0 && munmap(big, 4096) == 0);
+	/* fds: O_NONBLOCK, isatty, stat, a path for a message. */
+	STEP(19, fcntl(pipefd[0], F_SETFL, fcntl(pipefd[0], F_GETFL) | O_NONBLOCK) == 0);
+	STEP(20, !isatty(pipefd[0]) && errno == ENOTTY && fstat(pipefd[0], &(struct stat){ 0 }) == 0);
+	STEP(21, readlink("/proc/self/fd/0", buf, sizeof(buf)) > 0);
+	/* The sandbox itself, read as the run loop reads files. */
+	STEP(22, status_value(status, "Seccomp:", 10) == 2 && status_value(status, "NoNewPrivs:", 10) == 1);
+	STEP(23, status_value(status, "CapEff:", 16) == 0 && status_value(status, "CapBnd:", 16) == 0);
+	/* A signal to ourselves reaches the signalfd (tgkill to our tgid); a
+	 * handler runs and returns (rt_sigreturn). */
+	STEP(24, raise(SIGUSR1) == 0);
+	STEP(25, read(sigfd, buf, sizeof(struct signalfd_siginfo)) == (ssize_t)sizeof(struct signalfd_siginfo));
+	STEP(26, raise(SIGUSR2) == 0 && handled_signal == SIGUSR2);
 	/* The guest channel: sendmsg on a socket, writev on a pipe, read. */
-	STEP(41, noxs_send(sv[0], NOXS_MSG_START, "ab", 2, &err) == 0);
-	STEP(42, noxs_rx_fill(&rx, sv[1], &err) > 0);
-	STEP(43, noxs_rx_next(&rx, &type, &payload, &len, &err) == 1 && type == NOXS_MSG_START && len == 2);
-	STEP(44, noxs_send(pipefd[1], NOXS_MSG_STDIN, "cd", 2, &err) == 0);
-	STEP(45, read(pipefd[0], buf, sizeof(buf)) > 2);
+	STEP(27, noxs_send(sv[0], NOXS_MSG_START, "ab", 2, &err) == 0 && noxs_rx_fill(&rx, sv[1], &err) > 0);
+	STEP(28, noxs_rx_next(&rx, &type, &payload, &len, &err) == 1 && type == NOXS_MSG_START && len == 2);
+	STEP(29, noxs_send(pipefd[1], NOXS_MSG_STDIN, "cd", 2, &err) == 0 && read(pipefd[0], buf, sizeof(buf)) > 2);
 	/* ctl.sock: accept4, recv, the reply (send), as handle_client(). */
-	STEP(46, (cfd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0);
-	STEP(47, recv(cfd, buf, sizeof(buf), 0) == 5 && memcmp(buf, "pause", 5) == 0);
+	STEP(30, (cfd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0);
+	STEP(31, recv(cfd, buf, sizeof(buf), 0) == 5 && memcmp(buf, "pause", 5) == 0);
 	rt_ctl_reply(cfd, EINVAL, "container not running");
-	STEP(48, (n = recv(client, buf, sizeof(buf) - 1, 0)) > 0);
-	buf[n] = '\0';
-	STEP(49, strncmp(buf, "err 22 ", 7) == 0);
+	STEP(32, (n = recv(client, buf, sizeof(buf) - 1, 0)) > 0 && strncmp(buf, "err 22 ", 7) == 0);
 	close(cfd);
-	/* The logger, in JSON and text, to its file. */
+	/* The logger, in JSON and text, to its file; read back as
+	 * vmm_log_tail() reads vmm.log. */
 	rt_log(&lg, RT_LOG_ERROR, "container %s: %s", "c1", "logged under the sandbox");
 	lg.json = false;
 	rt_log(&lg, RT_LOG_DEBUG, "text \"quoted\" %d", 42);
-	{
-		cleanup_close int fd = open(logpath, O_RDONLY | O_CLOEXEC);
-		off_t end = fd < 0 ? -1 : lseek(fd, 0, SEEK_END);
-		STEP(50, end > 0 && lseek(fd, 0, SEEK_SET) == 0);
-		n = read(fd, buf, sizeof(buf) - 1);
-		STEP(51, n > 0);
-		buf[n] = '\0';
-		STEP(52, strstr(buf, "\"msg\":\"container c1: logged under the sandbox\"") != NULL);
-	}
+	STEP(33, (logfd = open(logpath, O_RDONLY | O_CLOEXEC)) >= 0 && lseek(logfd, 0, SEEK_END) > 0);
+	STEP(34, lseek(logfd, 0, SEEK_SET) == 0 && (n = read(logfd, buf, sizeof(buf) - 1)) > 0);
+	buf[n] = '\0';
+	STEP(35, strstr(buf, "\"msg\":\"container c1: logged under the sandbox\"") != NULL);
 	noxs_rx_free(&rx);
 	rt_log_close(&lg);
 	return 0;
@@ -378,6 +349,7 @@ static int child_state_files(void *arg)
 	}
 	STEP(5, (fd = rt_state_lock(tmpdir, "c1", &err)) >= 0);
 	STEP(6, rt_state_read(fd, &back, &err) == 0 && back->status == RT_STATUS_STOPPED);
+	rt_state_free(back);
 	close(fd);
 	return 0;
 }
@@ -388,7 +360,6 @@ static int child_kvm(void *arg)
 {
 	struct rt_sandbox_policy p;
 	struct epoll_event ev = { .events = EPOLLIN };
-	struct kvm_irq_level irq = { 0 };
 	uint64_t one = 1;
 	int ep, efd;
 
@@ -401,8 +372,7 @@ static int child_kvm(void *arg)
 	STEP(5, epoll_wait(ep, &ev, 1, 1000) == 1 && read(efd, &one, sizeof(one)) == (ssize_t)sizeof(one));
 	STEP(6, epoll_ctl(ep, EPOLL_CTL_MOD, efd, &ev) == 0);
 	STEP(7, ioctl(efd, KVM_RUN, 0) < 0 && errno == ENOTTY);
-	STEP(8, ioctl(efd, KVM_IRQ_LINE, &irq) < 0 && errno == ENOTTY);
-	STEP(9, ioctl(efd, KVM_GET_REGS, NULL) < 0 && errno == ENOTTY);
+	STEP(8, ioctl(efd, KVM_GET_REGS, NULL) < 0 && errno == ENOTTY);
 	return 0;
 }
 
@@ -555,7 +525,7 @@ static int child_landlock(void *arg)
 	/* Outside: refused with an errno, not by the seccomp filter. */
 	snprintf(a, sizeof(a), "%s/new", out);
 	STEP(10, open(a, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) < 0 && errno == EACCES);
-	STEP(11, unlink(b) < 0 && errno == EACCES);
+	STEP(11, unlinkat(AT_FDCWD, b, 0) < 0 && errno == EACCES);
 	STEP(12, renameat(dirfd, "state.json", AT_FDCWD, a) < 0 && (errno == EACCES || errno == EXDEV));
 	STEP(13, renameat(AT_FDCWD, b, dirfd, "stolen") < 0 && (errno == EACCES || errno == EXDEV));
 	/* Reading stays possible. */
@@ -607,229 +577,64 @@ static int child_normal_exit(void *arg)
 
 /* ---- what no policy allows, or a policy without the flag ---- */
 
+/* Each makes one call that must kill; arguments are harmless should the
+ * filter ever let one through (signal 0, bad fds, nonexistent paths). */
 static char scratch[sizeof(tmpdir) + 8]; /* an existing file */
-
-static void call_execve(void)
-{
-	char *argv[] = { (char *)"true", NULL };
-	execve("/bin/true", argv, argv + 1);
-}
-static void call_execveat(void)
-{
-	char *argv[] = { (char *)"true", NULL };
-	syscall(SYS_execveat, AT_FDCWD, "/bin/true", argv, argv + 1, 0);
-}
-static void call_fork(void)
-{
-	if (fork() == 0)
-		_exit(0);
-}
-static void call_clone3(void)
-{
-	syscall(SYS_clone3, NULL, 0);
-}
-static void *idle_thread(void *arg)
-{
-	return arg;
-}
-static void call_pthread_create(void)
-{
-	pthread_t t;
-	if (pthread_create(&t, NULL, idle_thread, NULL) == 0)
-		pthread_join(t, NULL);
-}
-static void call_socket_inet(void)
-{
-	socket(AF_INET, SOCK_STREAM, 0);
-}
-static void call_socket_unix(void)
-{
-	socket(AF_UNIX, SOCK_SEQPACKET, 0);
-}
-static void call_socketpair(void)
-{
-	int sv[2];
-	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-}
-static void call_connect(void)
-{
-	connect(-1, NULL, 0);
-}
-static void call_sendto_addr(void)
-{
-	struct sockaddr sa = { .sa_family = AF_UNIX };
-	sendto(-1, "", 0, 0, &sa, sizeof(sa));
-}
-static void call_ptrace(void)
-{
-	syscall(SYS_ptrace, 0x4206 /* PTRACE_SEIZE */, getppid(), 0, 0);
-}
-static void call_process_vm_writev(void)
-{
-	syscall(SYS_process_vm_writev, getppid(), NULL, 0, NULL, 0, 0);
-}
-static void call_open_by_handle_at(void)
-{
-	syscall(SYS_open_by_handle_at, -1, NULL, 0);
-}
-static void call_mount(void)
-{
-	mount("none", "/nonexistent", "tmpfs", 0, NULL);
-}
-static void call_unshare(void)
-{
-	unshare(0);
-}
-static void call_setuid(void)
-{
-	syscall(SYS_setuid, 0);
-}
-static void call_capset(void)
-{
-	syscall(SYS_capset, NULL, NULL);
-}
-static void call_prctl(void)
-{
-	prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
-}
-static void call_rt_sigaction(void)
-{
-	signal(SIGUSR1, SIG_IGN);
-}
-static void call_bpf(void)
-{
-	syscall(SYS_bpf, -1, NULL, 0);
-}
-static void call_memfd_create(void)
-{
-	syscall(SYS_memfd_create, "x", 0);
-}
-static void call_io_uring_setup(void)
-{
-	syscall(SYS_io_uring_setup, 0, NULL);
-}
-static void call_userfaultfd(void)
-{
-	syscall(SYS_userfaultfd, 0);
-}
-static void call_pidfd_open(void)
-{
-	syscall(SYS_pidfd_open, getppid(), 0);
-}
-static void call_kill_other(void)
-{
-	kill(getppid(), 0);
-}
-static void call_kill_self(void)
-{
-	kill(getpid(), 0);
-}
-static void call_tgkill_other(void)
-{
-	syscall(SYS_tgkill, getppid(), getppid(), 0);
-}
-static void call_open_proc_mem(void)
-{
-	open("/proc/self/mem", O_RDWR | O_CLOEXEC);
-}
-static void call_open_truncate(void)
-{
-	open(scratch, O_WRONLY | O_TRUNC | O_CLOEXEC);
-}
-static void call_open_create(void)
-{
-	open(scratch, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-}
-static void call_open_append(void)
-{
-	open(scratch, O_RDONLY | O_APPEND | O_CLOEXEC);
-}
-static void call_mmap_exec(void)
-{
-	mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-}
-static void call_mprotect_exec(void)
-{
-	void *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	mprotect(p, 4096, PROT_READ | PROT_EXEC);
-}
-static void call_kvm_create_vm(void)
-{
-	ioctl(0, KVM_CREATE_VM, 0);
-}
-static void call_kvm_set_regs(void)
-{
-	ioctl(0, KVM_SET_REGS, NULL);
-}
-static void call_kvm_set_memory(void)
-{
-	ioctl(0, KVM_SET_USER_MEMORY_REGION, NULL);
-}
-static void call_tiocsti(void)
-{
-	ioctl(0, TIOCSTI, "x");
-}
-static void call_fcntl_lock(void)
-{
-	struct flock fl = { .l_type = F_WRLCK };
-	fcntl(0, F_SETLK, &fl);
-}
-static void call_fcntl_dup(void)
-{
-	fcntl(0, F_DUPFD_CLOEXEC, 100);
-}
-static void call_fchmod(void)
-{
-	fchmod(-1, 0);
-}
-static void call_symlink(void)
-{
-	symlink("", "");
-}
-static void call_x32(void)
-{
-	syscall(0x40000000 | SYS_getpid);
-}
+static char *const no_args[] = { NULL };
+static void *scratch_page; /* an anonymous page of the child's own */
+static void *idle_thread(void *arg) { return arg; }
+static void call_execve(void) { execve("/bin/true", no_args, no_args); }
+static void call_execveat(void) { syscall(SYS_execveat, AT_FDCWD, "/bin/true", no_args, no_args, 0); }
+static void call_fork(void) { if (fork() == 0) _exit(0); }
+static void call_clone3(void) { syscall(SYS_clone3, NULL, 0); }
+static void call_thread(void) { pthread_t t; if (!pthread_create(&t, NULL, idle_thread, NULL)) pthread_join(t, NULL); }
+static void call_socket_inet(void) { socket(AF_INET, SOCK_STREAM, 0); }
+static void call_socket_unix(void) { socket(AF_UNIX, SOCK_SEQPACKET, 0); }
+static void call_socketpair(void) { socketpair(AF_UNIX, SOCK_STREAM, 0, (int[2]){ 0 }); }
+static void call_connect(void) { connect(-1, NULL, 0); }
+static void call_sendto(void) { sendto(-1, "", 0, 0, &(struct sockaddr){ AF_UNIX, "" }, sizeof(struct sockaddr)); }
+static void call_ptrace(void) { syscall(SYS_ptrace, 0x4206 /* PTRACE_SEIZE */, getppid(), 0, 0); }
+static void call_vm_writev(void) { syscall(SYS_process_vm_writev, getppid(), NULL, 0, NULL, 0, 0); }
+static void call_by_handle(void) { syscall(SYS_open_by_handle_at, -1, NULL, 0); }
+static void call_mount(void) { mount("none", "/nonexistent", "tmpfs", 0, NULL); }
+static void call_unshare(void) { unshare(0); }
+static void call_setuid(void) { syscall(SYS_setuid, 0); }
+static void call_capset(void) { syscall(SYS_capset, NULL, NULL); }
+static void call_prctl(void) { prctl(PR_GET_DUMPABLE, 0, 0, 0, 0); }
+static void call_sigaction(void) { signal(SIGUSR1, SIG_IGN); }
+static void call_bpf(void) { syscall(SYS_bpf, -1, NULL, 0); }
+static void call_memfd(void) { syscall(SYS_memfd_create, "x", 0); }
+static void call_io_uring(void) { syscall(SYS_io_uring_setup, 0, NULL); }
+static void call_userfaultfd(void) { syscall(SYS_userfaultfd, 0); }
+static void call_pidfd_open(void) { syscall(SYS_pidfd_open, getppid(), 0); }
+static void call_kill_other(void) { kill(getppid(), 0); }
+static void call_kill_self(void) { kill(getpid(), 0); }
+static void call_tgkill_other(void) { syscall(SYS_tgkill, getppid(), getppid(), 0); }
+static void call_proc_mem(void) { open("/proc/self/mem", O_RDWR | O_CLOEXEC); }
+static void call_truncate(void) { open(scratch, O_WRONLY | O_TRUNC | O_CLOEXEC); }
+static void call_creat(void) { open(scratch, O_WRONLY | O_CREAT | O_CLOEXEC, 0600); }
+static void call_append(void) { open(scratch, O_RDONLY | O_APPEND | O_CLOEXEC); }
+static void call_mmap_exec(void) { mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0); }
+static void call_mprotect_exec(void) { mprotect(scratch_page, 4096, PROT_READ | PROT_EXEC); }
+static void call_create_vm(void) { ioctl(0, KVM_CREATE_VM, 0); }
+static void call_set_regs(void) { ioctl(0, KVM_SET_REGS, NULL); }
+static void call_set_memory(void) { ioctl(0, KVM_SET_USER_MEMORY_REGION, NULL); }
+static void call_irqfd(void) { ioctl(0, KVM_IRQFD, NULL); }
+static void call_tiocsti(void) { ioctl(-1, TIOCSTI, "x"); }
+static void call_setlk(void) { fcntl(-1, F_SETLK, &(struct flock){ .l_type = F_WRLCK }); }
+static void call_dupfd(void) { fcntl(0, F_DUPFD_CLOEXEC, 100); }
+static void call_fchmod(void) { fchmod(-1, 0); }
+static void call_x32(void) { syscall(0x40000000 | SYS_getpid); }
 /* Allowed only with the matching policy flag. */
-static void call_renameat(void)
-{
-	renameat(AT_FDCWD, "/nonexistent-a", AT_FDCWD, "/nonexistent-b");
-}
-static void call_unlinkat(void)
-{
-	unlinkat(AT_FDCWD, "/nonexistent-a", 0);
-}
-static void call_flock(void)
-{
-	flock(-1, LOCK_EX);
-}
-static void call_open_excl(void)
-{
-	open("/nonexistent-dir/x", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-}
-static void call_kvm_run(void)
-{
-	ioctl(0, KVM_RUN, 0);
-}
-static void call_tiocgwinsz(void)
-{
-	struct winsize ws;
-	ioctl(0, TIOCGWINSZ, &ws);
-}
-static void call_epoll_wait(void)
-{
-	struct epoll_event ev;
-	epoll_wait(-1, &ev, 1, 0);
-}
-static void call_pread(void)
-{
-	char c;
-	pread(-1, &c, 1, 0);
-}
-static void call_wait4(void)
-{
-	wait4(-1, NULL, WNOHANG, NULL);
-}
+static void call_renameat(void) { renameat(AT_FDCWD, "/nonexistent-a", AT_FDCWD, "/nonexistent-b"); }
+static void call_unlinkat(void) { unlinkat(AT_FDCWD, "/nonexistent-a", 0); }
+static void call_flock(void) { flock(-1, LOCK_EX); }
+static void call_excl(void) { open("/nonexistent/x", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600); }
+static void call_kvm_run(void) { ioctl(-1, KVM_RUN, 0); }
+static void call_epoll_wait(void) { epoll_wait(-1, &(struct epoll_event){ 0 }, 1, 0); }
+static void call_winsz(void) { ioctl(-1, TIOCGWINSZ, &(struct winsize){ 0 }); }
+static void call_pread(void) { pread(-1, scratch, 1, 0); }
+static void call_wait4(void) { wait4(-1, NULL, WNOHANG, NULL); }
 
 struct forbidden {
 	const char *what;
@@ -843,51 +648,51 @@ static const struct forbidden forbidden[] = {
 	{ "execveat", call_execveat, false, false },
 	{ "fork (clone)", call_fork, false, false },
 	{ "clone3", call_clone3, false, false },
-	{ "pthread_create", call_pthread_create, false, false },
+	{ "pthread_create", call_thread, false, false },
 	{ "socket(AF_INET)", call_socket_inet, false, false },
 	{ "socket(AF_UNIX)", call_socket_unix, false, false },
 	{ "socketpair", call_socketpair, false, false },
 	{ "connect", call_connect, false, false },
-	{ "sendto with an address", call_sendto_addr, false, false },
+	{ "sendto with an address", call_sendto, false, false },
 	{ "ptrace", call_ptrace, false, true },
-	{ "process_vm_writev", call_process_vm_writev, false, false },
-	{ "open_by_handle_at", call_open_by_handle_at, false, false },
+	{ "process_vm_writev", call_vm_writev, false, false },
+	{ "open_by_handle_at", call_by_handle, false, false },
 	{ "mount", call_mount, false, false },
 	{ "unshare", call_unshare, false, false },
 	{ "setuid", call_setuid, false, false },
 	{ "capset", call_capset, false, false },
 	{ "prctl", call_prctl, false, true },
-	{ "rt_sigaction", call_rt_sigaction, false, true },
+	{ "rt_sigaction", call_sigaction, false, true },
 	{ "bpf", call_bpf, false, false },
-	{ "memfd_create", call_memfd_create, false, false },
-	{ "io_uring_setup", call_io_uring_setup, false, false },
+	{ "memfd_create", call_memfd, false, false },
+	{ "io_uring_setup", call_io_uring, false, false },
 	{ "userfaultfd", call_userfaultfd, false, false },
 	{ "pidfd_open", call_pidfd_open, false, false },
 	{ "kill of a process that is not the VMM", call_kill_other, false, false },
 	{ "kill of ourselves by pid", call_kill_self, false, false },
 	{ "tgkill into another process", call_tgkill_other, false, false },
-	{ "open /proc/self/mem read-write", call_open_proc_mem, false, false },
-	{ "open O_WRONLY|O_TRUNC of an existing file", call_open_truncate, false, false },
-	{ "open O_CREAT without O_EXCL", call_open_create, false, false },
-	{ "open O_APPEND", call_open_append, false, false },
+	{ "open /proc/self/mem read-write", call_proc_mem, false, false },
+	{ "open O_WRONLY|O_TRUNC of an existing file", call_truncate, false, false },
+	{ "open O_CREAT without O_EXCL", call_creat, false, false },
+	{ "open O_APPEND", call_append, false, false },
 	{ "mmap PROT_EXEC", call_mmap_exec, false, false },
 	{ "mprotect PROT_EXEC", call_mprotect_exec, false, false },
-	{ "ioctl KVM_CREATE_VM", call_kvm_create_vm, false, false },
-	{ "ioctl KVM_SET_REGS", call_kvm_set_regs, false, false },
-	{ "ioctl KVM_SET_USER_MEMORY_REGION", call_kvm_set_memory, false, false },
+	{ "ioctl KVM_CREATE_VM", call_create_vm, false, false },
+	{ "ioctl KVM_SET_REGS", call_set_regs, false, false },
+	{ "ioctl KVM_SET_USER_MEMORY_REGION", call_set_memory, false, false },
+	{ "ioctl KVM_IRQFD", call_irqfd, false, false },
 	{ "ioctl TIOCSTI", call_tiocsti, false, false },
-	{ "fcntl F_SETLK", call_fcntl_lock, false, false },
-	{ "fcntl F_DUPFD_CLOEXEC", call_fcntl_dup, false, false },
+	{ "fcntl F_SETLK", call_setlk, false, false },
+	{ "fcntl F_DUPFD_CLOEXEC", call_dupfd, false, false },
 	{ "fchmod", call_fchmod, false, false },
-	{ "symlink", call_symlink, false, false },
 	{ "an x32 system call", call_x32, false, false },
 	{ "renameat without state_files", call_renameat, true, false },
 	{ "unlinkat without state_files", call_unlinkat, true, false },
 	{ "flock without state_files", call_flock, true, false },
-	{ "open O_CREAT|O_EXCL without state_files", call_open_excl, true, false },
+	{ "open O_CREAT|O_EXCL without state_files", call_excl, true, false },
 	{ "ioctl KVM_RUN without kvm", call_kvm_run, true, false },
 	{ "epoll_wait without kvm", call_epoll_wait, true, false },
-	{ "ioctl TIOCGWINSZ without terminal", call_tiocgwinsz, true, false },
+	{ "ioctl TIOCGWINSZ without terminal", call_winsz, true, false },
 	{ "pread without block_image", call_pread, true, false },
 	{ "wait4 without a VMM process", call_wait4, true, false },
 };
@@ -901,7 +706,8 @@ static int child_forbidden(void *arg)
 		rt_sandbox_policy_init(&p);
 	else
 		policy_full(&p);
-	STEP(1, apply(&p) == 0);
+	scratch_page = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	STEP(1, scratch_page != MAP_FAILED && apply(&p) == 0);
 	f->call();
 	return 0; /* survived: the test fails */
 }
@@ -922,48 +728,41 @@ int main(void)
 {
 	uint64_t none = 0, chown_only = RT_SANDBOX_CAP(CAP_CHOWN);
 	struct thread_probe t = { .forbid = false };
+	char file[sizeof(tmpdir) + 32], c = 0;
 	int report[2], fd, st;
-	char c = 0;
-	bool root = geteuid() == 0;
 
+	/* The monitor runs as root; what it drops is what root has. */
+	if (geteuid() != 0) {
+		printf("1..0 # SKIP the sandbox tests need root\n");
+		return 0;
+	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!mkdtemp(tmpdir))
 		abort();
 	snprintf(scratch, sizeof(scratch), "%s/f", tmpdir);
-	fd = open(scratch, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
+	snprintf(file, sizeof(file), "%s/owned-by-other", tmpdir);
+	if ((fd = open(scratch, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) < 0 || close(fd) < 0 ||
+	    (fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) < 0 || fchown(fd, 12345, 12345) < 0 || close(fd) < 0)
 		abort();
-	close(fd);
 
 	/* Capabilities, no_new_privs, dumpable. */
-	if (root) {
-		char file[sizeof(tmpdir) + 32];
-		snprintf(file, sizeof(file), "%s/owned-by-other", tmpdir);
-		fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-		if (fd < 0 || fchown(fd, 12345, 12345) < 0)
-			abort();
-		close(fd);
-		ok(exited0(run_child(child_restrict, &none)),
-		   "restrict_thread: no capability left in any set, no_new_privs, not dumpable, chown refused");
-		ok(exited0(run_child(child_restrict, &chown_only)), "restrict_thread: keep_caps keeps CAP_CHOWN alone");
-		ok(exited0(run_child(child_keep_missing, NULL)), "keeping a capability we no longer hold is -EPERM");
-	} else {
-		for (int i = 0; i < 3; i++)
-			ok(1, "# SKIP capability tests need root");
-	}
+	ok(exited0(run_child(child_restrict, &none)),
+	   "restrict_thread: no capability left in any set, no_new_privs, not dumpable, chown refused");
+	ok(exited0(run_child(child_restrict, &chown_only)), "restrict_thread: keep_caps keeps CAP_CHOWN alone");
+	ok(exited0(run_child(child_keep_missing, NULL)), "keeping a capability we no longer hold is -EPERM");
 	ok(exited0(run_child(child_invalid, NULL)), "invalid policies are -EINVAL and change nothing");
 
 	/* What the run loop does keeps working. */
 	ok(exited0(run_child(child_run_loop, NULL)),
 	   "run loop: I/O, poll, time, malloc, signals, noxs channel, ctl.sock, logger");
 	ok(exited0(run_child(child_state_files, NULL)), "state_files: lock, atomic rewrite and read of state.json");
-	ok(exited0(run_child(child_kvm, NULL)), "kvm: epoll, eventfd, KVM_RUN/KVM_IRQ_LINE/KVM_GET_REGS reach the kernel");
+	ok(exited0(run_child(child_kvm, NULL)), "kvm: epoll, eventfd, KVM_RUN and KVM_GET_REGS reach the kernel");
 	ok(exited0(run_child(child_terminal, NULL)), "terminal: TIOCGWINSZ on a pty");
 	ok(exited0(run_child(child_block, NULL)), "block_image: pread/pwrite, vectors, fdatasync");
 	ok(exited0(run_child(child_vmm_process, NULL)), "child_pid: stop, continue, kill and reap the VMM process");
 
-	/* Threads. */
-	if (pipe2(report, O_CLOEXEC) < 0)
+	/* Threads.  Non-blocking: a child that died early wrote nothing. */
+	if (pipe2(report, O_CLOEXEC | O_NONBLOCK) < 0)
 		abort();
 	t.report = report[1];
 	t.forbid = false;
@@ -976,11 +775,8 @@ int main(void)
 	ok(read(report[0], &c, 1) == 1 && c == 'y', "TSYNC: the thread's allowed calls ran first");
 	close(report[0]);
 	close(report[1]);
-	if (root)
-		ok(exited0(run_child(child_thread_with_caps, NULL)),
-		   "apply refuses while another thread holds capabilities, and installs no filter");
-	else
-		ok(1, "# SKIP needs root");
+	ok(exited0(run_child(child_thread_with_caps, NULL)),
+	   "apply refuses while another thread holds capabilities, and installs no filter");
 
 	if (rt_sandbox_landlock_abi() > 0)
 		ok(exited0(run_child(child_landlock, NULL)),
