@@ -110,9 +110,10 @@ lab-check: all kernel
 install: all
 	install -D -m 0755 $(BUILD)/lightvm $(DESTDIR)$(PREFIX)/bin/lightvm
 	if [ -f $(BUILD)/bzImage ]; then install -D -m 0644 $(BUILD)/bzImage $(DESTDIR)$(PREFIX)/share/lightvm/bzImage; fi
+	if [ -f $(BUILD)/vmlinux ]; then install -D -m 0644 $(BUILD)/vmlinux $(DESTDIR)$(PREFIX)/share/lightvm/vmlinux; fi
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/lightvm $(DESTDIR)$(PREFIX)/share/lightvm/bzImage
+	rm -f $(DESTDIR)$(PREFIX)/bin/lightvm $(DESTDIR)$(PREFIX)/share/lightvm/bzImage $(DESTDIR)$(PREFIX)/share/lightvm/vmlinux
 	-rmdir $(DESTDIR)$(PREFIX)/share/lightvm
 
 clean:

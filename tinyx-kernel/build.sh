@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# Build the lightvm guest kernel ("Tinyx") and write the bzImage to OUT.
+# Build the lightvm guest kernel ("Tinyx") and write the bzImage to OUT and
+# the same kernel as an uncompressed ELF vmlinux (for the VMM's PVH boot) to
+# vmlinux next to it.
 #
-#   tinyx-kernel/build.sh OUT
+#   tinyx-kernel/build.sh OUT            (e.g. build/bzImage -> also build/vmlinux)
 #
 # Kernel = `make tinyconfig` (x86_64) + lightvm.config, from Debian's
 # linux-source-6.1 package. Results are cached outside the work tree:
 #
-#   ${LIGHTVM_CACHE_DIR:-/var/cache/lightvm}/kernel/<key>/{bzImage,config}
+#   ${LIGHTVM_CACHE_DIR:-/var/cache/lightvm}/kernel/<key>/{bzImage,vmlinux,config}
 #
 # key = sha256 over (the fragment(s), this script, the linux-source package
 # version). A cache hit copies the cached bzImage to OUT (a real copy, not a
 # link: OUT stays valid whatever happens to the cache, and the cache can't be
 # corrupted through OUT); OUT is left untouched if it already has the same
-# content, so its mtime only changes when the kernel does.
+# content, so its mtime only changes when the kernel does. The same goes for
+# vmlinux.
+#
+# vmlinux is extracted from the bzImage by vmlinux.sh (the kernel's
+# scripts/extract-vmlinux), not kept from the build tree: one way for fresh
+# builds and for cache entries made before vmlinux existed, which get theirs
+# on their next hit without a rebuild. vmlinux.sh is not part of the key.
 #
 # A miss unpacks the source into a scratch directory under the cache dir,
 # configures, verifies that every `=y` option of the fragment survived, builds
@@ -57,18 +65,39 @@ KEY=$(
 KEY=$(printf '%s' "$KEY" | sha256sum | cut -d' ' -f1)
 ENTRY=$CACHE/$KEY
 
-# Copy the cached kernel to OUT (atomically; untouched if identical).
-install_out() {
-	local src=$ENTRY/bzImage how=$1
-	mkdir -p "$(dirname "$OUT")"
-	if ! cmp -s "$src" "$OUT" 2>/dev/null; then
-		cp "$src" "$OUT.tmp.$$"
-		mv -f "$OUT.tmp.$$" "$OUT"
+VMLINUX_OUT=$(dirname "$OUT")/vmlinux
+[ "$(basename "$OUT")" != vmlinux ] || die "OUT is the bzImage's path; vmlinux is written next to it"
+
+# Copy a cached file to dst (atomically; untouched if identical).
+install_file() {
+	local src=$1 dst=$2 how=$3 size
+	mkdir -p "$(dirname "$dst")"
+	if ! cmp -s "$src" "$dst" 2>/dev/null; then
+		cp "$src" "$dst.tmp.$$"
+		mv -f "$dst.tmp.$$" "$dst"
 	fi
-	local size
-	size=$(stat -c %s "$OUT")
+	size=$(stat -c %s "$dst")
 	printf 'tinyx-kernel: %s %d bytes (%d KiB) [%s, key %.12s]\n' \
-		"$OUT" "$size" $(((size + 1023) / 1024)) "$how" "$KEY"
+		"$dst" "$size" $(((size + 1023) / 1024)) "$how" "$KEY"
+}
+
+# An entry from before vmlinux.sh has a bzImage only: add its vmlinux (by
+# atomic rename, so concurrent runs are harmless). A read-only cache gets
+# none; then vmlinux is extracted straight to VMLINUX_OUT.
+install_out() {
+	local how=$1
+	install_file "$ENTRY/bzImage" "$OUT" "$how"
+	if [ ! -f "$ENTRY/vmlinux" ] && [ -w "$ENTRY" ]; then
+		echo "tinyx-kernel: extracting vmlinux from the cached bzImage" >&2
+		"$HERE/vmlinux.sh" "$ENTRY/bzImage" "$ENTRY/vmlinux"
+	fi
+	if [ -f "$ENTRY/vmlinux" ]; then
+		install_file "$ENTRY/vmlinux" "$VMLINUX_OUT" "$how"
+	else
+		"$HERE/vmlinux.sh" "$ENTRY/bzImage" "$VMLINUX_OUT.new.$$"
+		install_file "$VMLINUX_OUT.new.$$" "$VMLINUX_OUT" "$how, cache read-only"
+		rm -f "$VMLINUX_OUT.new.$$"
+	fi
 }
 
 # Fast path: entries appear by atomic rename, so no lock is needed to read.
@@ -77,7 +106,7 @@ if [ -f "$ENTRY/bzImage" ]; then
 	exit 0
 fi
 
-for tool in make gcc flex bison bc tar xz zstd flock; do
+for tool in make gcc flex bison bc tar xz zstd flock readelf objcopy; do
 	command -v "$tool" >/dev/null || die "missing build tool: $tool"
 done
 
@@ -95,7 +124,8 @@ fi
 
 START=$(date +%s)
 SCRATCH=$(mktemp -d "$CACHE/.build.XXXXXX")
-cleanup() { rm -rf "$SCRATCH"; }
+STAGE=''
+cleanup() { rm -rf "$SCRATCH" ${STAGE:+"$STAGE"}; }
 trap cleanup EXIT
 
 if [ -n "${LIGHTVM_KERNEL_TREE:-}" ]; then
@@ -167,6 +197,7 @@ kmake -j"$JOBS" bzImage >>"$LOG" 2>&1 || fail_log "kernel build"
 STAGE=$(mktemp -d "$CACHE/.entry.XXXXXX")
 cp "$SRC/arch/x86/boot/bzImage" "$STAGE/bzImage"
 cp "$SRC/.config" "$STAGE/config"
+KERNEL_SRC=$SRC "$HERE/vmlinux.sh" "$STAGE/bzImage" "$STAGE/vmlinux"
 chmod 755 "$STAGE"
 mv -T "$STAGE" "$ENTRY" 2>/dev/null || rm -rf "$STAGE" # lost a race: same content
 echo "tinyx-kernel: built in $(($(date +%s) - START)) s" >&2

@@ -54,6 +54,11 @@ static struct kvm_segment segment_from_gdt(uint64_t e, uint16_t selector)
 	return s;
 }
 
+struct kvm_segment vmm_boot_gdt_segment(uint64_t descriptor, uint16_t selector)
+{
+	return segment_from_gdt(descriptor, selector);
+}
+
 void vmm_boot_long_mode_sregs(struct kvm_sregs *sregs)
 {
 	struct kvm_segment code = segment_from_gdt(GDT_CODE64, VMM_BOOT_CS);

@@ -48,7 +48,7 @@
 #define VMM_BOOT_TSS 0x20
 
 struct vmm_boot_config {
-	const void *kernel; /* bzImage bytes */
+	const void *kernel; /* bzImage bytes (or an ELF vmlinux: vmm_boot_kernel() in pvh.h) */
 	size_t kernel_size;
 	const void *initrd; /* may be NULL when initrd_size is 0 */
 	size_t initrd_size;
@@ -78,6 +78,12 @@ int vmm_boot_e820(const struct vmm_memory *mem, struct boot_e820_entry *table, u
 
 /* Writes the GDT and the identity-mapping page tables into guest RAM. */
 int vmm_boot_write_long_mode_tables(const struct vmm_memory *mem, struct lv_error **err);
+
+/* Pure: the KVM segment register that loading `selector` would give when
+ * it names the 8-byte GDT entry `descriptor` (base, limit with
+ * granularity, type, S, DPL, P, AVL, L, D/B).  For other boot paths that
+ * write their own GDT (pvh.c). */
+struct kvm_segment vmm_boot_gdt_segment(uint64_t descriptor, uint16_t selector);
 
 /* Pure: sets segments (from the same GDT entries), CR0/CR3/CR4 and EFER for
  * 64-bit mode with the tables above; other fields are left as they are. */

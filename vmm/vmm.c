@@ -16,6 +16,7 @@
 #include "../lib/cleanup.h"
 #include "boot.h"
 #include "mptable.h"
+#include "pvh.h"
 #include "vmm_internal.h"
 
 /* A file mapped read-only for the time it takes to copy it into guest RAM:
@@ -156,7 +157,7 @@ static int load_guest(struct vmm *v, struct lv_error **err)
 		.initrd = initrd.data, .initrd_size = initrd.size,
 		.cmdline = v->cmdline,
 	};
-	r = vmm_boot_linux(v->vcpus[0], v->mem, &bc, NULL, err);
+	r = vmm_boot_kernel(v->vcpus[0], v->mem, &bc, err);
 out:
 	unmap_file(&kernel);
 	unmap_file(&initrd);
