@@ -10,6 +10,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <poll.h>
 #include <sys/syscall.h>
@@ -107,7 +108,33 @@ struct create_plan {
 	uint8_t *page;
 	size_t page_len;
 	char *state_dir;
+	const char *disk; /* annotation org.lightvm.disk, in spec */
 };
+
+/* A raw disk image given to the VM read-only as its first virtio-blk disk
+ * (/dev/vda in the guest): an absolute path to a regular file we can read.
+ * Only our own VMM attaches one so far. */
+static int plan_disk(struct create_plan *p, struct lv_error **err)
+{
+	struct stat st;
+
+	p->disk = rt_spec_annotation(p->spec, "org.lightvm.disk");
+	if (!p->disk)
+		return 0;
+	if (p->disk[0] != '/')
+		return lv_err_msg(err, EINVAL, "annotation org.lightvm.disk: \"%s\" is not an absolute path", p->disk);
+	if (stat(p->disk, &st) < 0)
+		return lv_err(err, errno, "annotation org.lightvm.disk: %s", p->disk);
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return lv_err_msg(err, EINVAL, "annotation org.lightvm.disk: %s is not a regular file or block device",
+				  p->disk);
+	if (access(p->disk, R_OK) < 0)
+		return lv_err(err, errno, "annotation org.lightvm.disk: %s", p->disk);
+	if (p->ops != &hv_kvm_ops)
+		return lv_err_msg(err, ENOTSUP, "annotation org.lightvm.disk: the %s backend does not attach disks yet; "
+				  "use the kvm backend", p->ops->name);
+	return 0;
+}
 
 static void plan_free(struct create_plan *p)
 {
@@ -143,6 +170,9 @@ static int plan_create(struct rt_context *ctx, const struct rt_create_opts *o, b
 	r = hv_select(&ctx->config, backend ? backend : ctx->config.backend, &p->ops, err);
 	if (r < 0)
 		return backend ? lv_err_wrap(err, "annotation org.lightvm.backend") : r;
+	r = plan_disk(p, err);
+	if (r < 0)
+		return r;
 	{
 		struct rt_initramfs_req req = {
 			.rootfs = p->spec->rootfs,
@@ -213,6 +243,7 @@ static int spawn_monitor(struct rt_context *ctx, const struct rt_create_opts *o,
 				.debug = ctx->debug,
 				.debug_log_fd = -1,
 				.state_dir = p->state_dir,
+				.disk = p->disk,
 			},
 			.page = p->page, .page_len = p->page_len, .sync_fd = sync[1], .console_fd = console,
 			.autostart = autostart,

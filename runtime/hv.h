@@ -19,6 +19,7 @@ struct hv_vm_config {
 	bool debug;             /* early kernel log on a serial console */
 	int debug_log_fd;       /* where that serial console goes (-1: discard) */
 	const char *state_dir;  /* per-container directory the backend may use */
+	const char *disk;       /* a raw image attached read-only as the first disk, or NULL */
 };
 
 struct hv_vm {

@@ -22,6 +22,7 @@ struct kvm_priv {
 	int vmm_ctl_fd; /* the VM's end of the control channel */
 	int debug_fd;
 	int log_fd;
+	int disk_fd;
 };
 
 static int kvm_check(const struct rt_config *cfg, struct lv_error **err)
@@ -45,6 +46,8 @@ static void priv_free(struct kvm_priv *p)
 		close(p->debug_fd);
 	if (p->log_fd >= 0)
 		close(p->log_fd);
+	if (p->disk_fd >= 0)
+		close(p->disk_fd);
 	free(p);
 }
 
@@ -94,7 +97,7 @@ static int kvm_launch(const struct rt_config *cfg, const struct hv_vm_config *vc
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return lv_err(err, ENOMEM, "kvm backend");
-	p->vmm_ctl_fd = p->debug_fd = p->log_fd = -1;
+	p->vmm_ctl_fd = p->debug_fd = p->log_fd = p->disk_fd = -1;
 	r = p->log_fd = open_in(vc->state_dir, "vmm.log", err);
 	if (r < 0)
 		goto fail;
@@ -102,6 +105,13 @@ static int kvm_launch(const struct rt_config *cfg, const struct hv_vm_config *vc
 		r = p->debug_fd = open_in(vc->state_dir, "console.log", err);
 		if (r < 0)
 			goto fail;
+	}
+	if (vc->disk) {
+		p->disk_fd = open(vc->disk, O_RDONLY | O_CLOEXEC);
+		if (p->disk_fd < 0) {
+			r = lv_err(err, errno, "disk %s", vc->disk);
+			goto fail;
+		}
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		r = lv_err(err, errno, "socketpair for the control channel");
@@ -129,7 +139,7 @@ static int kvm_launch(const struct rt_config *cfg, const struct hv_vm_config *vc
 		.ctl_port_name = KVM_CTL_PORT,
 		.debug_fd = p->debug_fd,
 		.log_fd = p->log_fd,
-		.blk_fd = -1,
+		.blk_fd = p->disk_fd,
 		.tap_fd = -1,
 	};
 	clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -47,7 +47,7 @@ int vmm_extra_devices(struct vmm *v, struct lv_error **err)
 
 	if (v->cfg.blk_fd >= 0) {
 		vmm_next_slot(v, &base, &gsi);
-		r = vmm_blk_create(v->mem, base, gsi, true, v->loop, v->cfg.blk_fd, true, "lightvm-root", &v->blk, err);
+		r = vmm_blk_create(v->mem, base, gsi, true, v->loop, v->cfg.blk_fd, true, "lightvm-disk0", &v->blk, err);
 		if (r < 0)
 			return lv_err_wrap(err, "virtio-blk");
 		r = vmm_add_window(v, vmm_blk_mmio(v->blk), err);
