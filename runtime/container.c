@@ -109,6 +109,7 @@ struct create_plan {
 	size_t page_len;
 	char *state_dir;
 	const char *disk; /* annotation org.lightvm.disk, in spec */
+	const char *tap;  /* annotation org.lightvm.tap, in spec */
 };
 
 /* A raw disk image given to the VM read-only as its first virtio-blk disk
@@ -132,6 +133,26 @@ static int plan_disk(struct create_plan *p, struct lv_error **err)
 		return lv_err(err, errno, "annotation org.lightvm.disk: %s", p->disk);
 	if (p->ops != &hv_kvm_ops)
 		return lv_err_msg(err, ENOTSUP, "annotation org.lightvm.disk: the %s backend does not attach disks yet; "
+				  "use the kvm backend", p->ops->name);
+	return 0;
+}
+
+/* A tap interface (created, or attached to if it exists) in the monitor's
+ * network namespace, behind the guest's eth0.  Wiring it to an engine's
+ * network is issue 5's business; this is the device. */
+static int plan_tap(struct create_plan *p, struct lv_error **err)
+{
+	size_t n;
+
+	p->tap = rt_spec_annotation(p->spec, "org.lightvm.tap");
+	if (!p->tap)
+		return 0;
+	n = strlen(p->tap);
+	if (n == 0 || n >= 16 || strspn(p->tap, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != n)
+		return lv_err_msg(err, EINVAL, "annotation org.lightvm.tap: \"%s\" is not an interface name "
+				  "(1-15 letters, digits, '-', '_', '.')", p->tap);
+	if (p->ops != &hv_kvm_ops)
+		return lv_err_msg(err, ENOTSUP, "annotation org.lightvm.tap: the %s backend does not attach taps yet; "
 				  "use the kvm backend", p->ops->name);
 	return 0;
 }
@@ -171,6 +192,9 @@ static int plan_create(struct rt_context *ctx, const struct rt_create_opts *o, b
 	if (r < 0)
 		return backend ? lv_err_wrap(err, "annotation org.lightvm.backend") : r;
 	r = plan_disk(p, err);
+	if (r < 0)
+		return r;
+	r = plan_tap(p, err);
 	if (r < 0)
 		return r;
 	{
@@ -244,6 +268,7 @@ static int spawn_monitor(struct rt_context *ctx, const struct rt_create_opts *o,
 				.debug_log_fd = -1,
 				.state_dir = p->state_dir,
 				.disk = p->disk,
+				.tap = p->tap,
 			},
 			.page = p->page, .page_len = p->page_len, .sync_fd = sync[1], .console_fd = console,
 			.autostart = autostart,

@@ -20,6 +20,7 @@ struct hv_vm_config {
 	int debug_log_fd;       /* where that serial console goes (-1: discard) */
 	const char *state_dir;  /* per-container directory the backend may use */
 	const char *disk;       /* a raw image attached read-only as the first disk, or NULL */
+	const char *tap;        /* a tap interface behind the guest's first NIC, or NULL */
 };
 
 struct hv_vm {

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "../lib/cleanup.h"
+#include "../lib/sha256.h"
+#include "../vmm/tap.h"
 #include "../vmm/vmm.h"
 
 #define KVM_CTL_PORT "org.lightvm.ctl"
@@ -23,6 +25,7 @@ struct kvm_priv {
 	int debug_fd;
 	int log_fd;
 	int disk_fd;
+	int tap_fd;
 };
 
 static int kvm_check(const struct rt_config *cfg, struct lv_error **err)
@@ -48,6 +51,8 @@ static void priv_free(struct kvm_priv *p)
 		close(p->log_fd);
 	if (p->disk_fd >= 0)
 		close(p->disk_fd);
+	if (p->tap_fd >= 0)
+		close(p->tap_fd);
 	free(p);
 }
 
@@ -83,6 +88,17 @@ static char *kernel_image(const char *bzimage)
 	return strdup(bzimage);
 }
 
+/* A locally administered unicast MAC that stays the same for a container
+ * (derived from its state directory's name, which holds its id). */
+static void guest_mac(const char *state_dir, uint8_t mac[6])
+{
+	uint8_t h[32];
+
+	lv_sha256(state_dir, strlen(state_dir), h);
+	mac[0] = 0x02;
+	memcpy(mac + 1, h, 5);
+}
+
 static int kvm_launch(const struct rt_config *cfg, const struct hv_vm_config *vc, struct hv_vm *vm,
 		      struct lv_error **err)
 {
@@ -90,6 +106,7 @@ static int kvm_launch(const struct rt_config *cfg, const struct hv_vm_config *vc
 	struct vmm_config mc;
 	cleanup_free char *kernel = NULL;
 	struct timespec t0, t1;
+	uint8_t mac[6] = { 0 };
 	char cmdline[512];
 	int sv[2] = { -1, -1 };
 	int r;
@@ -97,7 +114,7 @@ static int kvm_launch(const struct rt_config *cfg, const struct hv_vm_config *vc
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return lv_err(err, ENOMEM, "kvm backend");
-	p->vmm_ctl_fd = p->debug_fd = p->log_fd = p->disk_fd = -1;
+	p->vmm_ctl_fd = p->debug_fd = p->log_fd = p->disk_fd = p->tap_fd = -1;
 	r = p->log_fd = open_in(vc->state_dir, "vmm.log", err);
 	if (r < 0)
 		goto fail;
@@ -112,6 +129,12 @@ static int kvm_launch(const struct rt_config *cfg, const struct hv_vm_config *vc
 			r = lv_err(err, errno, "disk %s", vc->disk);
 			goto fail;
 		}
+	}
+	if (vc->tap) {
+		r = vmm_tap_open(vc->tap, true, &p->tap_fd, NULL, err);
+		if (r < 0)
+			goto fail;
+		guest_mac(vc->state_dir, mac);
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		r = lv_err(err, errno, "socketpair for the control channel");
@@ -140,8 +163,9 @@ static int kvm_launch(const struct rt_config *cfg, const struct hv_vm_config *vc
 		.debug_fd = p->debug_fd,
 		.log_fd = p->log_fd,
 		.blk_fd = p->disk_fd,
-		.tap_fd = -1,
+		.tap_fd = p->tap_fd,
 	};
+	memcpy(mc.mac, mac, sizeof(mac));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = vmm_create(&mc, &p->vmm, err);
 	if (r < 0)

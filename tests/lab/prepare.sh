@@ -1,6 +1,6 @@
 #!/bin/bash
 # Build (or reuse) the lab host's boot files: an uncompressed vmlinux of
-# Debian's cloud kernel and a BusyBox initramfs holding kvm-amd, virtiofs and
+# Debian's cloud kernel and a BusyBox initramfs holding kvm-amd, virtiofs, tun and
 # overlayfs modules plus the lab's init.  Also a tiny BusyBox initramfs for
 # nested guests (the self-test boots lightvm's Tinyx kernel with it).
 #
@@ -30,7 +30,7 @@ LINUX_SOURCE_TAR=${LINUX_SOURCE_TAR:-$(ls /usr/src/linux-source-*.tar.xz 2>/dev/
 BUSYBOX_STATIC=${BUSYBOX_STATIC:-/bin/busybox}
 # Modules the lab's init loads, in dependency order after resolution.  Add
 # more (e.g. tun vhost_net vhost_vsock) with LAB_EXTRA_MODULES="a b".
-LAB_MODULES="kvm-amd virtio_mmio virtiofs overlay ${LAB_EXTRA_MODULES:-}"
+LAB_MODULES="kvm-amd virtio_mmio virtiofs overlay tun ${LAB_EXTRA_MODULES:-}"
 
 print_dir=0 force=0
 for a in "$@"; do
