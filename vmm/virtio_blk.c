@@ -44,32 +44,6 @@ struct vmm_blk {
 	struct vmm_blk_stats stats;
 };
 
-/* Points dst at the bytes [off, off + len) of the n buffers src (fewer if
- * src ends first) and returns how many entries that took, at most max. */
-static unsigned int iov_slice(const struct iovec *src, unsigned int n, uint64_t off, uint64_t len,
-			      struct iovec *dst, unsigned int max)
-{
-	unsigned int i, k = 0;
-
-	for (i = 0; i < n && len && k < max; i++) {
-		uint64_t take;
-
-		if (off >= src[i].iov_len) {
-			off -= src[i].iov_len;
-			continue;
-		}
-		take = src[i].iov_len - off;
-		if (take > len)
-			take = len;
-		dst[k].iov_base = (uint8_t *)src[i].iov_base + off;
-		dst[k].iov_len = take;
-		k++;
-		len -= take;
-		off = 0;
-	}
-	return k;
-}
-
 /* Reads or writes all of iov at off.  A regular file may transfer less
  * than asked; end of file on a read (the image shrank) is an error. */
 static int rw_all(int fd, bool write, struct iovec *iov, unsigned int n, uint64_t off)
@@ -138,7 +112,7 @@ static uint8_t blk_serve(struct vmm_blk *b, const struct vmm_vq_chain *c, uint64
 		/* Readable data after the header would be data on the wrong side. */
 		if (c->out_bytes != BLK_HDR_LEN || !range_ok(b, sector, in_data))
 			return VIRTIO_BLK_S_IOERR;
-		n = iov_slice(c->iov + c->n_out, c->n_in, 0, in_data, iov, VMM_VQ_MAX_CHAIN);
+		n = vmm_iov_slice(c->iov + c->n_out, c->n_in, 0, in_data, iov, VMM_VQ_MAX_CHAIN);
 		if (rw_all(b->fd, false, iov, n, sector * VMM_BLK_SECTOR) < 0)
 			return VIRTIO_BLK_S_IOERR;
 		*filled = in_data;
@@ -149,7 +123,7 @@ static uint8_t blk_serve(struct vmm_blk *b, const struct vmm_vq_chain *c, uint64
 		len = c->out_bytes - BLK_HDR_LEN;
 		if (b->read_only || in_data || !range_ok(b, sector, len))
 			return VIRTIO_BLK_S_IOERR;
-		n = iov_slice(c->iov, c->n_out, BLK_HDR_LEN, len, iov, VMM_VQ_MAX_CHAIN);
+		n = vmm_iov_slice(c->iov, c->n_out, BLK_HDR_LEN, len, iov, VMM_VQ_MAX_CHAIN);
 		if (rw_all(b->fd, true, iov, n, sector * VMM_BLK_SECTOR) < 0)
 			return VIRTIO_BLK_S_IOERR;
 		/* Without FLUSH the driver assumes there is no write cache. */
@@ -178,7 +152,7 @@ static uint8_t blk_serve(struct vmm_blk *b, const struct vmm_vq_chain *c, uint64
 static void zero_writable(const struct vmm_vq_chain *c, uint64_t off, uint64_t len)
 {
 	struct iovec iov[VMM_VQ_MAX_CHAIN];
-	unsigned int i, n = iov_slice(c->iov + c->n_out, c->n_in, off, len, iov, VMM_VQ_MAX_CHAIN);
+	unsigned int i, n = vmm_iov_slice(c->iov + c->n_out, c->n_in, off, len, iov, VMM_VQ_MAX_CHAIN);
 
 	for (i = 0; i < n; i++)
 		memset(iov[i].iov_base, 0, iov[i].iov_len);

@@ -63,32 +63,6 @@ struct vmm_net {
 	struct vmm_net_stats stats;
 };
 
-/* Points dst at the bytes [off, off + len) of the n buffers src (fewer if
- * src ends first) and returns how many entries that took, at most max. */
-static unsigned int iov_slice(const struct iovec *src, unsigned int n, uint64_t off, uint64_t len,
-			      struct iovec *dst, unsigned int max)
-{
-	unsigned int i, k = 0;
-
-	for (i = 0; i < n && len && k < max; i++) {
-		uint64_t take;
-
-		if (off >= src[i].iov_len) {
-			off -= src[i].iov_len;
-			continue;
-		}
-		take = src[i].iov_len - off;
-		if (take > len)
-			take = len;
-		dst[k].iov_base = (uint8_t *)src[i].iov_base + off;
-		dst[k].iov_len = take;
-		k++;
-		len -= take;
-		off = 0;
-	}
-	return k;
-}
-
 static struct vmm_vq *rxq(struct vmm_net *n)
 {
 	return &n->mmio.vqs[VMM_NET_RXQ];
@@ -183,7 +157,7 @@ static int tx_one(struct vmm_net *n, const struct vmm_vq_chain *c, struct lv_err
 	}
 	if (n->vnet_hdr)
 		iov[k++] = (struct iovec){ .iov_base = (void *)zero_hdr, .iov_len = sizeof(zero_hdr) };
-	k += iov_slice(c->iov, c->n_out, VMM_NET_HDR_LEN, len, iov + k, NET_IOV_MAX - k);
+	k += vmm_iov_slice(c->iov, c->n_out, VMM_NET_HDR_LEN, len, iov + k, NET_IOV_MAX - k);
 	w = host_write(n, iov, k);
 	if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return 0;
@@ -275,7 +249,7 @@ static int rx_one(struct vmm_net *n, struct lv_error **err)
 	/* The frame goes straight into guest RAM after the header, which we
 	 * write ourselves; one byte past the chain tells a frame that did
 	 * not fit from one that fit exactly. */
-	k += iov_slice(c->iov, c->n_in, VMM_NET_HDR_LEN, room, iov + k, NET_IOV_MAX - 1 - k);
+	k += vmm_iov_slice(c->iov, c->n_in, VMM_NET_HDR_LEN, room, iov + k, NET_IOV_MAX - 1 - k);
 	iov[k++] = (struct iovec){ .iov_base = &overflow, .iov_len = 1 };
 	got = readv(n->fd, iov, (int)k);
 	if (got < 0) {

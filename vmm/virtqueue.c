@@ -259,3 +259,27 @@ size_t vmm_vq_chain_from_host(const struct vmm_vq_chain *c, size_t off, const vo
 	}
 	return done;
 }
+
+unsigned int vmm_iov_slice(const struct iovec *src, unsigned int n, uint64_t off, uint64_t len,
+			   struct iovec *dst, unsigned int max)
+{
+	unsigned int i, k = 0;
+
+	for (i = 0; i < n && len && k < max; i++) {
+		uint64_t take;
+
+		if (off >= src[i].iov_len) {
+			off -= src[i].iov_len;
+			continue;
+		}
+		take = src[i].iov_len - off;
+		if (take > len)
+			take = len;
+		dst[k].iov_base = (uint8_t *)src[i].iov_base + off;
+		dst[k].iov_len = take;
+		k++;
+		len -= take;
+		off = 0;
+	}
+	return k;
+}

@@ -83,4 +83,11 @@ bool vmm_vq_has_avail(const struct vmm_vq *vq);
 size_t vmm_vq_chain_to_host(const struct vmm_vq_chain *c, size_t off, void *dst, size_t len);
 size_t vmm_vq_chain_from_host(const struct vmm_vq_chain *c, size_t off, const void *src, size_t len);
 
+/* Points dst at the bytes [off, off + len) of the n buffers src (fewer if
+ * src ends first) and returns how many entries that took, at most max: a
+ * device's view of one part of a chain (a request's data between its
+ * header and its status byte, a frame after its virtio-net header). */
+unsigned int vmm_iov_slice(const struct iovec *src, unsigned int n, uint64_t off, uint64_t len,
+			   struct iovec *dst, unsigned int max);
+
 #endif
