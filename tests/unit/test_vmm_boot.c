@@ -4,6 +4,7 @@
  * Needs no /dev/kvm. */
 #include "../../vmm/boot.h"
 #include "tap.h"
+#include "testutil.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -61,27 +62,6 @@ static uint8_t *fake_bzimage(void)
 	for (i = FAKE_SETUP_SIZE; i < FAKE_SIZE; i++)
 		b[i] = (uint8_t)(i * 7);
 	return b;
-}
-
-static uint8_t *read_file(const char *path, size_t *size)
-{
-	struct stat st;
-	uint8_t *buf;
-	FILE *f = fopen(path, "rb");
-
-	if (!f)
-		return NULL;
-	if (fstat(fileno(f), &st) < 0 || st.st_size <= 0 || !(buf = malloc((size_t)st.st_size))) {
-		fclose(f);
-		return NULL;
-	}
-	if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	*size = (size_t)st.st_size;
-	return buf;
 }
 
 /* Parses a copy of img with one field changed; expects ENOEXEC. */

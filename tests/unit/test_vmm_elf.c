@@ -7,6 +7,7 @@
 #include "../../vmm/elf.h"
 #include "elf_image.h"
 #include "tap.h"
+#include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,27 +340,6 @@ static void test_random_corruption(void)
 	   "-ENOEXEC with a message", accepted);
 	free(orig);
 	free(img.buf);
-}
-
-static uint8_t *read_file(const char *path, size_t *size)
-{
-	struct stat st;
-	uint8_t *buf;
-	FILE *f = fopen(path, "rb");
-
-	if (!f)
-		return NULL;
-	if (fstat(fileno(f), &st) < 0 || st.st_size <= 0 || !(buf = malloc((size_t)st.st_size))) {
-		fclose(f);
-		return NULL;
-	}
-	if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	*size = (size_t)st.st_size;
-	return buf;
 }
 
 /* How many PT_LOAD headers readelf sees, or -1. */

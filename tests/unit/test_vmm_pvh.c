@@ -10,6 +10,7 @@
 #include "../../vmm/vm.h"
 #include "elf_image.h"
 #include "tap.h"
+#include "testutil.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -315,27 +316,6 @@ static void test_sregs_gdt(void)
 	   gdt[4] == 0x00008b0000000067ULL && gdt[5] == 0, "GDT: null, null, code32, data, TSS");
 	lv_error_free(&err);
 	vmm_memory_destroy(&mem);
-}
-
-static uint8_t *read_file(const char *path, size_t *size)
-{
-	struct stat st;
-	uint8_t *buf;
-	FILE *f = fopen(path, "rb");
-
-	if (!f)
-		return NULL;
-	if (fstat(fileno(f), &st) < 0 || st.st_size <= 0 || !(buf = malloc((size_t)st.st_size))) {
-		fclose(f);
-		return NULL;
-	}
-	if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	*size = (size_t)st.st_size;
-	return buf;
 }
 
 static const char *vmlinux_path(void)

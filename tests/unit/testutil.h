@@ -5,14 +5,16 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "../../lib/error.h"
 
 /* Runs a shell command (for checks against real tools such as cpio);
  * a non-zero status is reported as a TAP comment. */
-static int sh(const char *fmt, ...) LV_PRINTF(1, 2);
-static int sh(const char *fmt, ...)
+static inline int sh(const char *fmt, ...) LV_PRINTF(1, 2);
+static inline int sh(const char *fmt, ...)
 {
 	char cmd[2048];
 	va_list ap;
@@ -25,6 +27,29 @@ static int sh(const char *fmt, ...)
 	if (st != 0)
 		printf("# '%s' exited %d\n", cmd, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	return st;
+}
+
+/* The whole of a (non-empty) file in a malloc'ed buffer, or NULL: the
+ * kernel images the boot tests parse. */
+static inline uint8_t *read_file(const char *path, size_t *size)
+{
+	struct stat st;
+	uint8_t *buf;
+	FILE *f = fopen(path, "rb");
+
+	if (!f)
+		return NULL;
+	if (fstat(fileno(f), &st) < 0 || st.st_size <= 0 || !(buf = malloc((size_t)st.st_size))) {
+		fclose(f);
+		return NULL;
+	}
+	if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	*size = (size_t)st.st_size;
+	return buf;
 }
 
 #endif
