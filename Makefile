@@ -89,8 +89,12 @@ check: deps
 check-installed: all kernel $(UNIT_BIN) $(FUZZ_BIN)
 	@tests/check.sh
 
+# Start-up against QEMU alone and runc (here, TCG when there is no vmx/svm),
+# then the VMM benchmark: kvm backend against qemu backend and QEMU, all on
+# KVM (inside the lab host when there is no vmx/svm).
 bench: all kernel
 	@tests/bench/run.sh
+	@tests/bench/vmm.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory demo-installed
@@ -99,8 +103,8 @@ demo-installed: all kernel
 	@tests/demo.sh
 
 # The lab host: a TCG VM with emulated AMD SVM, where a nested /dev/kvm runs
-# KVM guests (tests/lab/README.md).  Not yet part of `check`: it will run the
-# kvm backend's suite once that backend exists.
+# KVM guests (tests/lab/README.md).  `check` runs the kvm backend's suite in
+# it when this host has no vmx/svm.
 lab:
 	tests/lab/prepare.sh
 

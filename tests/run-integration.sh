@@ -6,7 +6,16 @@
 # Environment:
 #   LIGHTVM_BIN       runtime under test (default build/lightvm; /usr/sbin/runc
 #                     calibrates the suite against runc)
+#   LIGHTVM_BACKEND   backend the tests configure (default qemu; kvm)
 #   LIGHTVM_JOBS      parallel bats jobs (default 2; needs GNU parallel)
+#   LIGHTVM_TEST_SUITE_DIR  suite-wide directory (template bundle, recvtty,
+#                     initramfs cache); default a fresh one, removed at exit.
+#                     A given one is kept, and a template already in it is
+#                     used as is (tests/check.sh builds it on the host before
+#                     the lab leg).
+#   LIGHTVM_TEST_RESULTS  if set, a directory that receives the TAP stream
+#                     (tap, written as it runs), bats' junit report.xml and
+#                     the summary line (summary.txt)
 #   SUMMARY_FILE      if set, "passed failed skipped" is written there
 #   BATS_TEST_TIMEOUT per-test limit in seconds (default 300)
 #
@@ -29,12 +38,27 @@ jobs=${LIGHTVM_JOBS:-2}
 export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-300}
 
 work=$(mktemp -d /tmp/lvsuite.XXXXXX)
-# Suite-wide: template rootfs, recvtty, and the runtime's initramfs cache,
-# so it is built once per suite run.
-export LIGHTVM_TEST_SUITE_DIR=$work/suite
-mkdir -p "$LIGHTVM_TEST_SUITE_DIR"
 cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
+# Suite-wide: template bundle, recvtty, and the runtime's initramfs cache,
+# so they are made once per suite run.
+export LIGHTVM_TEST_SUITE_DIR=${LIGHTVM_TEST_SUITE_DIR:-$work/suite}
+results=${LIGHTVM_TEST_RESULTS:-}
+if [ -n "$results" ]; then
+	mkdir -p "$results" || exit 1
+	rm -f "$results/tap" "$results/report.xml" "$results/summary.txt"
+fi
+# Which runtime, once for all tests (the helpers read it).
+if "${LIGHTVM_BIN:-$repo/build/lightvm}" --version 2>/dev/null | grep -qi '^runc'; then
+	export LIGHTVM_TEST_IS_RUNC=1
+else
+	export LIGHTVM_TEST_IS_RUNC=0
+fi
+t0=$EPOCHREALTIME
+# The template now, once, rather than racing in the first tests.
+bash -c '. "$1/integration/helpers.bash" && __template_rootfs' sh "$here" ||
+	{ echo "# cannot make the suite's template bundle in $LIGHTVM_TEST_SUITE_DIR"; exit 1; }
+t_template=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 
 bats_args=(--tap --timing --report-formatter junit --output "$work")
 # bats --jobs needs GNU parallel; check it is GNU's and runs.
@@ -45,11 +69,13 @@ else
 	[ "$jobs" -gt 1 ] && echo "# GNU parallel not usable: running serially" >&2
 fi
 
-echo "# runtime: ${LIGHTVM_BIN:-$repo/build/lightvm}; bats ${bats_args[*]}"
+echo "# runtime: ${LIGHTVM_BIN:-$repo/build/lightvm}, backend ${LIGHTVM_BACKEND:-qemu}; bats ${bats_args[*]}"
+echo "# template bundle: $LIGHTVM_TEST_SUITE_DIR (${t_template}s)"
 start=$SECONDS
-bats "${bats_args[@]}" "${files[@]}" | tee "$work/tap"
+bats "${bats_args[@]}" "${files[@]}" | tee "$work/tap" ${results:+"$results/tap"}
 bats_rc=${PIPESTATUS[0]}
 elapsed=$((SECONDS - start))
+[ -z "$results" ] || [ ! -f "$work/report.xml" ] || cp "$work/report.xml" "$results/"
 
 # Counts from the TAP.
 planned=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$work/tap" | head -n1)
@@ -80,5 +106,6 @@ echo "# integration wall time: ${elapsed}s"
 [ -n "${SUMMARY_FILE:-}" ] && echo "$passed $failed $skipped" >"$SUMMARY_FILE"
 line="$passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && line+=", $skipped skipped"
+[ -z "$results" ] || echo "$line" >"$results/summary.txt"
 echo "$line"
 [ "$failed" -eq 0 ]

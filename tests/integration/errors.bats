@@ -148,6 +148,7 @@ function assert_no_state() {
 		json.dump(c, open(sys.argv[1], "w"))
 	EOF2
 	# Incompressible, so no compression brings it under the limit.
+	writable_rootfs
 	head -c 3M /dev/urandom >"$BUNDLE/rootfs/big"
 	lightvm create --bundle "$BUNDLE" tbig
 	[ "$status" -ne 0 ]

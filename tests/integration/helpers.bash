@@ -17,30 +17,65 @@
 # say "(one VM)" in their name or a comment; a test never boots more than it
 # needs, and checks everything it can from the VM it booted.
 
-INTEGRATION_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(cd "$INTEGRATION_ROOT/../.." && pwd)
+# This file is sourced for every test (bats runs each in a new process), so
+# its top level avoids execs.
+INTEGRATION_ROOT=${BASH_SOURCE[0]%/*}
+[ "$INTEGRATION_ROOT" != "${BASH_SOURCE[0]}" ] || INTEGRATION_ROOT=.
+INTEGRATION_ROOT=$(cd "$INTEGRATION_ROOT" && pwd)
+REPO=${INTEGRATION_ROOT%/tests/integration}
 LIGHTVM_BIN=${LIGHTVM_BIN:-$REPO/build/lightvm}
 LIGHTVM_KERNEL=${LIGHTVM_KERNEL:-$REPO/build/bzImage}
 LIGHTVM_BACKEND=${LIGHTVM_BACKEND:-qemu}
 # Upper bound for one runtime command (a run of a short command included).
 LIGHTVM_CMD_TIMEOUT=${LIGHTVM_CMD_TIMEOUT:-90}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
-PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
+if [ -z "${PYTHON:-}" ]; then
+	PYTHON=/usr/bin/python3
+	[ -x "$PYTHON" ] || PYTHON=$(command -v python3)
+fi
 
 # Suite-wide directory: the template rootfs, recvtty, the initramfs cache.
 # tests/run-integration.sh sets it for a whole run; a bare `bats FILE` gets
 # one per bats run.
 LIGHTVM_TEST_SUITE_DIR=${LIGHTVM_TEST_SUITE_DIR:-${BATS_RUN_TMPDIR:-/tmp}/lightvm-suite}
 
-if [ -x "$LIGHTVM_BIN" ] && "$LIGHTVM_BIN" --version 2>/dev/null | grep -qi '^runc'; then
-	IS_RUNC=1
-else
-	IS_RUNC=
-fi
-RUNTIME_NAME=$(basename "$LIGHTVM_BIN")
+# Whether the runtime is runc; tests/run-integration.sh finds out once and
+# exports LIGHTVM_TEST_IS_RUNC (1 or 0).
+case ${LIGHTVM_TEST_IS_RUNC:-} in
+1) IS_RUNC=1 ;;
+0) IS_RUNC= ;;
+*)
+	if [ -x "$LIGHTVM_BIN" ] && "$LIGHTVM_BIN" --version 2>/dev/null | grep -qi '^runc'; then
+		IS_RUNC=1
+	else
+		IS_RUNC=
+	fi
+	;;
+esac
+RUNTIME_NAME=${LIGHTVM_BIN##*/}
 
 # ---------------------------------------------------------------------------
 # Running the runtime
+#
+# Helpers run under bats' per-command trap and, in the lab host (a TCG VM),
+# every exec costs ~50 ms: they avoid execs where a builtin does (no mktemp,
+# cat or seq; no Python in polling loops).
+
+# __slurp VAR FILE: VAR = FILE's contents less trailing newlines, as $(cat
+# FILE) would give, without a fork.
+function __slurp() {
+	local -n __v=$1
+	__v=
+	IFS= read -r -d '' __v <"$2" || true
+	while [[ $__v == *$'\n' ]]; do __v=${__v%$'\n'}; done
+}
+
+# A fresh file name in $TESTDIR for a command's output.
+declare -i OUT_SEQ=0
+function __outfile() {
+	OUT_SEQ+=1
+	printf -v "$1" '%s/%s.%d' "$TESTDIR" "$2" "$OUT_SEQ"
+}
 
 # The binary with the test's root (and log), no bats `run` around it: use it
 # where a test needs its own redirections (stdout and stderr apart, stdin).
@@ -55,9 +90,9 @@ function __lightvm() {
 # logs the command, status and output: bats prints them if the test fails.
 function lightvm() {
 	local out
-	out=$(mktemp "$TESTDIR/cmd.XXXXXX")
+	__outfile out cmd
 	__lightvm "$@" >"$out" 2>&1 </dev/null && status=0 || status=$?
-	output=$(cat "$out")
+	__slurp output "$out"
 	mapfile -t lines <"$out"
 	echo "$RUNTIME_NAME $* (status=$status):" >&2
 	[ -z "$output" ] || printf '%s\n' "$output" >&2
@@ -68,11 +103,11 @@ function lightvm() {
 # $stdout and $stderr.  stdin is /dev/null unless redirected by the caller.
 function lightvm_split() {
 	local o e
-	o=$(mktemp "$TESTDIR/out.XXXXXX")
-	e=$(mktemp "$TESTDIR/err.XXXXXX")
+	__outfile o out
+	__outfile e err
 	__lightvm "$@" >"$o" 2>"$e" && status=0 || status=$?
-	stdout=$(cat "$o")
-	stderr=$(cat "$e")
+	__slurp stdout "$o"
+	__slurp stderr "$e"
 	echo "$RUNTIME_NAME $* (status=$status):" >&2
 	echo "--- stdout:" >&2
 	[ -z "$stdout" ] || printf '%s\n' "$stdout" >&2
@@ -126,66 +161,118 @@ function requires() {
 # ---------------------------------------------------------------------------
 # Bundles
 
-# A BusyBox rootfs built once per suite and copied (cp -a keeps mtimes, so a
-# content-addressed initramfs cache sees the same tree every time).
+# The BusyBox rootfs and the bundle's config.json are made once per suite
+# (tests/run-integration.sh makes them before bats starts; a bare `bats FILE`
+# makes them on first use), so that a test's bundle costs a few execs, not
+# one per BusyBox applet: under the lab's TCG an exec costs ~50 ms.  As root
+# with lightvm, a test's rootfs is a read-only bind mount of the template:
+# the same inodes every time, so lightvm's initramfs cache (keyed by inode
+# and ctime) hits after the suite's first VM instead of building an archive
+# per test.  Elsewhere (runc, which writes into the rootfs; non-root;
+# LIGHTVM_TEST_ROOTFS=copy) it is a copy (cp -a).  A test that writes into
+# its rootfs calls writable_rootfs first.
+LIGHTVM_TEST_ROOTFS=${LIGHTVM_TEST_ROOTFS:-auto}
+
+# The suite's template: $LIGHTVM_TEST_SUITE_DIR/{rootfs,config.json,cache}.
 function __template_rootfs() {
-	local t="$LIGHTVM_TEST_SUITE_DIR/rootfs"
-	[ -f "$t/.done" ] && return 0
-	mkdir -p "$LIGHTVM_TEST_SUITE_DIR"
+	local s=$LIGHTVM_TEST_SUITE_DIR tmp
+	[ -d "$s/rootfs" ] && [ -f "$s/config.json" ] && return 0
+	mkdir -p "$s/cache" || return 1
 	# Several bats jobs may race here: build aside, then rename.
-	local tmp
-	tmp=$(mktemp -d "$LIGHTVM_TEST_SUITE_DIR/rootfs.XXXXXX")
-	chmod 0755 "$tmp"
-	mkdir -p "$tmp"/{bin,etc,tmp,proc,sys,dev,root,home/test}
-	chmod 1777 "$tmp/tmp"
-	cp "$BUSYBOX" "$tmp/bin/busybox"
-	local a
-	for a in $("$BUSYBOX" --list); do
-		[ "$a" = busybox ] || ln -s busybox "$tmp/bin/$a"
-	done
-	mkdir -p "$tmp/usr"
-	ln -s ../bin "$tmp/usr/bin"
-	ln -s bin "$tmp/sbin"
-	cat >"$tmp/etc/passwd" <<-EOF
-		root:x:0:0:root:/root:/bin/sh
-		test:x:1000:1000:test:/home/test:/bin/sh
-		nobody:x:65534:65534:nobody:/nonexistent:/bin/false
-	EOF
-	cat >"$tmp/etc/group" <<-EOF
-		root:x:0:
-		test:x:1000:
-		nogroup:x:65534:
-	EOF
-	echo "lightvm-test" >"$tmp/etc/hostname"
-	chown 1000:1000 "$tmp/home/test"
-	touch "$tmp/.done"
-	# Rename into place unless another job won the race.
-	if ! mv -T "$tmp" "$t" 2>/dev/null; then
-		rm -rf "$tmp"
+	if [ ! -d "$s/rootfs" ]; then
+		tmp=$(mktemp -d "$s/rootfs.XXXXXX") || return 1
+		"$PYTHON" -S - "$tmp" "$BUSYBOX" <<-'EOF' || { rm -rf "$tmp"; fail "building the template rootfs failed"; return 1; }
+			import os, shutil, subprocess, sys
+			root, busybox = sys.argv[1:]
+			os.chmod(root, 0o755)
+			for d in ("bin", "etc", "tmp", "proc", "sys", "dev", "root", "home/test", "usr"):
+			    os.makedirs(os.path.join(root, d), exist_ok=True)
+			os.chmod(os.path.join(root, "tmp"), 0o1777)
+			shutil.copy(busybox, os.path.join(root, "bin/busybox"))
+			applets = subprocess.run([busybox, "--list"], stdout=subprocess.PIPE, check=True, text=True).stdout.split()
+			for a in applets:
+			    if a != "busybox":
+			        os.symlink("busybox", os.path.join(root, "bin", a))
+			os.symlink("../bin", os.path.join(root, "usr/bin"))
+			os.symlink("bin", os.path.join(root, "sbin"))
+			files = {
+			    "etc/passwd": "root:x:0:0:root:/root:/bin/sh\n"
+			                  "test:x:1000:1000:test:/home/test:/bin/sh\n"
+			                  "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+			    "etc/group": "root:x:0:\ntest:x:1000:\nnogroup:x:65534:\n",
+			    "etc/hostname": "lightvm-test\n",
+			}
+			for name, text in files.items():
+			    with open(os.path.join(root, name), "w") as f:
+			        f.write(text)
+			try:
+			    os.chown(os.path.join(root, "home/test"), 1000, 1000)
+			except PermissionError:
+			    pass
+		EOF
+		# Rename into place unless another job won the race.
+		mv -T "$tmp" "$s/rootfs" 2>/dev/null || rm -rf "$tmp"
 	fi
-	[ -f "$t/.done" ]
+	# config.json from `spec`, made non-interactive: terminal false, args
+	# `true`, writable root.
+	if [ ! -f "$s/config.json" ]; then
+		tmp=$(mktemp -d "$s/config.XXXXXX") || return 1
+		(cd "$tmp" && "$LIGHTVM_BIN" spec) || { rm -rf "$tmp"; fail "$RUNTIME_NAME spec failed"; return 1; }
+		update_config 'c["process"]["terminal"] = False
+c["process"]["args"] = ["true"]
+c["root"]["readonly"] = False' "$tmp" || { rm -rf "$tmp"; return 1; }
+		mv -f "$tmp/config.json" "$s/config.json" && rm -rf "$tmp"
+	fi
+	[ -d "$s/rootfs" ] && [ -f "$s/config.json" ]
 }
 
-# setup_bundle [DIR]: a BusyBox bundle in DIR (default $BUNDLE) whose
-# config.json comes from `$LIGHTVM_BIN spec`, made non-interactive:
-# terminal false, args `true`, writable root.
+# Mount points under DIR, last mounted first (the order to unmount them).
+function __mounts_under() {
+	local lines=() f i
+	mapfile -t lines </proc/self/mountinfo
+	for ((i = ${#lines[@]} - 1; i >= 0; i--)); do
+		read -r _ _ _ _ f _ <<<"${lines[i]}"
+		case $f/ in "$1"/*) echo "$f" ;; esac
+	done
+}
+
+# The read-only template binds this test made (teardown expects them).
+declare -a ROOTFS_BINDS=()
+
+# setup_bundle [DIR]: a BusyBox bundle in DIR (default $BUNDLE), from the
+# suite's template.
 function setup_bundle() {
-	local b=${1:-$BUNDLE}
-	__template_rootfs
-	mkdir -p "$b"
-	cp -a "$LIGHTVM_TEST_SUITE_DIR/rootfs" "$b/rootfs"
-	rm -f "$b/rootfs/.done"
-	(cd "$b" && "$LIGHTVM_BIN" spec) || fail "$RUNTIME_NAME spec failed"
-	update_config 'c["process"]["terminal"] = False
-c["process"]["args"] = ["true"]
-c["root"]["readonly"] = False' "$b"
+	local b=${1:-$BUNDLE} cfg
+	__template_rootfs || return 1
+	[ -d "$b/rootfs" ] || mkdir -p "$b/rootfs" || return 1
+	if [ "$LIGHTVM_TEST_ROOTFS" != copy ] && [ -z "$IS_RUNC" ] && [ "$EUID" = 0 ] &&
+		mount -o bind,ro "$LIGHTVM_TEST_SUITE_DIR/rootfs" "$b/rootfs" 2>/dev/null; then
+		ROOTFS_BINDS+=("$b/rootfs")
+	else
+		# (A bind whose read-only remount failed would still be there.)
+		[ -z "$(__mounts_under "$b/rootfs")" ] || umount "$b/rootfs" || return 1
+		cp -a "$LIGHTVM_TEST_SUITE_DIR/rootfs/." "$b/rootfs/" || return 1
+	fi
+	IFS= read -r -d '' cfg <"$LIGHTVM_TEST_SUITE_DIR/config.json" || true
+	printf '%s' "$cfg" >"$b/config.json"
+}
+
+# writable_rootfs [BUNDLE]: the bundle's rootfs as a private, writable copy.
+function writable_rootfs() {
+	local r=${1:-$BUNDLE}/rootfs i
+	for i in "${!ROOTFS_BINDS[@]}"; do
+		[ "${ROOTFS_BINDS[i]}" = "$r" ] || continue
+		umount "$r" || return 1
+		unset 'ROOTFS_BINDS[i]'
+		cp -a "$LIGHTVM_TEST_SUITE_DIR/rootfs/." "$r/" || return 1
+	done
 }
 
 # update_config PYTHON [BUNDLE]: edit config.json with Python statements on
 # the dict `c` (runc's update_config takes a jq filter; we avoid jq).
 function update_config() {
 	local cfg="${2:-$BUNDLE}/config.json"
-	"$PYTHON" - "$cfg" "$1" <<-'EOF'
+	"$PYTHON" -S - "$cfg" "$1" <<-'EOF'
 		import json, sys
 		path, code = sys.argv[1], sys.argv[2]
 		with open(path) as f:
@@ -198,7 +285,7 @@ function update_config() {
 
 # set_cmd ARG...: process.args = the arguments, exactly (no quoting games).
 function set_cmd() {
-	"$PYTHON" - "$BUNDLE/config.json" "$@" <<-'EOF'
+	"$PYTHON" -S - "$BUNDLE/config.json" "$@" <<-'EOF'
 		import json, sys
 		path, args = sys.argv[1], sys.argv[2:]
 		with open(path) as f:
@@ -213,7 +300,7 @@ function set_cmd() {
 # (from the argument or $output) and print it (JSON-encoded unless a str).
 function json_get() {
 	local src=${2-$output}
-	"$PYTHON" -c '
+	"$PYTHON" -S -c '
 import json, sys
 j = json.loads(sys.argv[2])
 v = eval(sys.argv[1], {"j": j})
@@ -224,11 +311,14 @@ print(v if isinstance(v, str) else json.dumps(v))
 # ---------------------------------------------------------------------------
 # Container state
 
-# The status field of `state ID`, or "" if state fails.
+# The status field of `state ID`, or "" if state fails.  Polled: no Python
+# (a Python start costs ~0.3 s in the lab).
 function container_status() {
 	local s
 	s=$(__lightvm state "$1" 2>/dev/null </dev/null) || return 0
-	json_get 'j["status"]' "$s" 2>/dev/null || true
+	if [[ $s =~ \"status\":[[:space:]]*\"([a-z]+)\" ]]; then
+		echo "${BASH_REMATCH[1]}"
+	fi
 }
 
 # wait_for_status ID STATUS [TIMEOUT_SECONDS]
@@ -277,35 +367,44 @@ function start_sleeper() {
 	wait_for_status "$id" running 10
 }
 
-# The ids in the root: `list -q`, plus any directory in the root (so a
-# broken list cannot hide a leak).
+# Everything in a directory but . and .. (builtins: a glob).
+function __dir_entries() {
+	local e
+	for e in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+		if [ -e "$e" ] || [ -L "$e" ]; then echo "$e"; fi
+	done
+}
+
+# The ids in the root: its directories, which is what `list` reads (so a
+# broken `list` cannot hide a leak).
 function __container_ids() {
-	{
-		__lightvm list -q 2>/dev/null </dev/null || true
-		if [ -d "$ROOT" ]; then
-			find "$ROOT" -mindepth 1 -maxdepth 1 -type d -printf '%f\n'
-		fi
-	} | sort -u
+	local d
+	[ -d "$ROOT" ] || return 0
+	for d in $(__dir_entries "$ROOT"); do
+		if [ -d "$d" ] && [ ! -L "$d" ]; then echo "${d##*/}"; fi
+	done
 }
 
 # Host processes belonging to this test: command line mentions $TESTDIR
-# (lightvm's qemu and monitor name the root or bundle), or root is one of
-# the test's rootfs dirs (runc's containers; pivot_root'ed, so compare
-# inodes).  Builtins only: this runs over every process, repeatedly.
+# (lightvm's qemu and monitor name the root or bundle), or, for runc, root
+# is one of the test's rootfs dirs (runc's containers; pivot_root'ed, so
+# compare inodes).  One grep over all command lines: the pattern has its
+# dots as [.], so it does not match grep's own command line.
 function __test_pids() {
-	local p r cmd roots=()
+	local f p r roots=()
+	for f in $(grep -lsaE -- "${TESTDIR//./[.]}" /proc/[0-9]*/cmdline); do
+		p=${f#/proc/}
+		p=${p%/cmdline}
+		if [ "$p" != $$ ] && [ "$p" != "$BASHPID" ]; then echo "$p"; fi
+	done
+	[ -n "$IS_RUNC" ] || return 0
 	for r in "$TESTDIR"/*/rootfs "$TESTDIR"/rootfs; do
 		[ -d "$r" ] && roots+=("$r")
 	done
+	[ ${#roots[@]} -gt 0 ] || return 0
 	for p in /proc/[0-9]*; do
 		p=${p#/proc/}
 		if [ "$p" = $$ ] || [ "$p" = "$BASHPID" ]; then continue; fi
-		cmd=()
-		mapfile -d '' cmd 2>/dev/null <"/proc/$p/cmdline" || continue
-		[ ${#cmd[@]} -gt 0 ] || continue # kernel threads, zombies
-		case "${cmd[*]}" in
-		*"$TESTDIR"*) echo "$p"; continue ;;
-		esac
 		for r in "${roots[@]}"; do
 			if [ "/proc/$p/root" -ef "$r" ]; then echo "$p"; break; fi
 		done
@@ -332,22 +431,23 @@ function track_bg() { BG_PIDS+=("$1"); }
 function setup_lightvm_test() {
 	[ -x "$LIGHTVM_BIN" ] || fail "no runtime binary at $LIGHTVM_BIN (make, or set LIGHTVM_BIN)" || return 1
 	[ -x "$BUSYBOX" ] || skip "needs busybox-static at $BUSYBOX"
-	mkdir -p "$LIGHTVM_TEST_SUITE_DIR/cache"
 	# Short paths: unix socket paths under the root must fit 108 bytes.
-	TESTDIR=$(mktemp -d /tmp/lvt.XXXXXX)
+	# (mkdir -m, which fails on any existing name, is mktemp -d + chmod in
+	# one exec.)
+	local i
+	for i in {1..20}; do
+		TESTDIR=/tmp/lvt.$RANDOM$RANDOM
+		if mkdir -m 0711 "$TESTDIR" 2>/dev/null; then break; fi
+		[ "$i" -lt 20 ] || fail "cannot make a test directory in /tmp" || return 1
+	done
 	ROOT=$TESTDIR/root
 	BUNDLE=$TESTDIR/bundle
-	mkdir -p "$ROOT"
-	chmod 0711 "$TESTDIR"
+	mkdir "$ROOT" "$BUNDLE" "$BUNDLE/rootfs"
 	export LIGHTVM_CONFIG=$TESTDIR/lightvm.json
-	cat >"$LIGHTVM_CONFIG" <<-EOF
-		{
-		  "kernel": "$LIGHTVM_KERNEL",
-		  "cache_dir": "$LIGHTVM_TEST_SUITE_DIR/cache",
-		  "backend": "$LIGHTVM_BACKEND"
-		}
-	EOF
+	printf '{\n  "kernel": "%s",\n  "cache_dir": "%s",\n  "backend": "%s"\n}\n' \
+		"$LIGHTVM_KERNEL" "$LIGHTVM_TEST_SUITE_DIR/cache" "$LIGHTVM_BACKEND" >"$LIGHTVM_CONFIG"
 	BG_PIDS=()
+	ROOTFS_BINDS=()
 	setup_bundle "$BUNDLE"
 }
 
@@ -367,13 +467,13 @@ function teardown_lightvm_test() {
 	# Background helpers of the test (recvtty, foreground `run &`).
 	for p in "${BG_PIDS[@]}"; do
 		kill -0 "$p" 2>/dev/null || continue
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		for _ in {1..50}; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
 
 	# Leak checks.  Give exiting processes a moment.
-	for i in $(seq 30); do
+	for i in {1..30}; do
 		mapfile -t leaks < <(__test_pids)
 		[ ${#leaks[@]} -eq 0 ] && break
 		sleep 0.1
@@ -388,18 +488,29 @@ function teardown_lightvm_test() {
 		failed=1
 	fi
 	local left
-	left=$(find "$ROOT" -mindepth 1 -maxdepth 1 2>/dev/null)
+	left=$(__dir_entries "$ROOT")
 	if [ -n "$left" ]; then
 		echo "LEAK: left in the root after delete --force: $left" >&2
 		failed=1
 	fi
-	local mounts
-	mounts=$(awk -v d="$TESTDIR/" 'index($5 "/", d) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
-	if [ -n "$mounts" ]; then
+	# Mounts: the test's read-only template binds come off, then nothing
+	# may be left under $TESTDIR.  (A mount stacked on a bind comes off in
+	# its place, and the bind is then the one found left.)
+	if [ ${#ROOTFS_BINDS[@]} -gt 0 ]; then umount -l "${ROOTFS_BINDS[@]}" || true; fi
+	local mi mounts=()
+	__slurp mi /proc/self/mountinfo
+	if [[ $mi == *" $TESTDIR/"* || $mi == *" $TESTDIR "* ]]; then
+		mapfile -t mounts < <(__mounts_under "$TESTDIR")
+	fi
+	if [ ${#mounts[@]} -gt 0 ]; then
 		echo "LEAK: mounts left under $TESTDIR:" >&2
-		echo "$mounts" >&2
-		for p in $mounts; do umount -l "$p" 2>/dev/null || true; done
+		printf '%s\n' "${mounts[@]}" >&2
 		failed=1
+		if ! umount -l "${mounts[@]}"; then
+			# Never rm -rf through a mount (the template is behind one).
+			echo "teardown: cannot unmount under $TESTDIR; left in place" >&2
+			return 1
+		fi
 	fi
 	if [ -z "${BATS_TEST_COMPLETED:-}" ] && [ -s "$TESTDIR/runtime.log" ]; then
 		echo "--- runtime log ($TESTDIR/runtime.log), last 40 lines:" >&2

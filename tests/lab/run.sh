@@ -11,6 +11,7 @@
 #                           HOSTDIR itself in the lab (results come back here)
 #   --env NAME[=VALUE]      pass a variable (the caller's value without =)
 #   --memory MIB            lab RAM (2048)
+#   --cpus N                lab vCPUs (1; more use multi-threaded TCG)
 #   --log FILE              also save the raw console to FILE
 #   --verbose               show the lab kernel's boot messages
 #
@@ -33,7 +34,7 @@ VIRTIOFSD=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
 # each one otherwise).
 LAB_CPU=${LAB_CPU:-EPYC,+svm,-rdseed,-sha-ni,-fxsr-opt,-misalignsse,-3dnowprefetch,-osvw,-topoext,-perfctr-core,-clzero,-xsaveerptr,-ibpb,-nrip-save,-xsavec,-xsaves}
 
-timeout=600 boot_timeout=60 share='' memory=2048 logfile='' verbose=0
+timeout=600 boot_timeout=60 share='' memory=2048 cpus=${LAB_CPUS:-1} logfile='' verbose=0
 envs=()
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 die() { echo "lab: error: $*" >&2; exit 125; }
@@ -44,6 +45,7 @@ while [ $# -gt 0 ]; do
 	--share) share=${2:?--share needs HOSTDIR}; shift 2 ;;
 	--env) envs+=("${2:?--env needs NAME[=VALUE]}"); shift 2 ;;
 	--memory) memory=${2:?--memory needs MIB}; shift 2 ;;
+	--cpus) cpus=${2:?--cpus needs N}; shift 2 ;;
 	--log) logfile=${2:?--log needs FILE}; shift 2 ;;
 	--verbose) verbose=1; shift ;;
 	-h|--help) usage; exit 0 ;;
@@ -52,7 +54,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ $# -gt 0 ] || { usage >&2; exit 125; }
-for n in "$timeout" "$boot_timeout" "$memory"; do
+for n in "$timeout" "$boot_timeout" "$memory" "$cpus"; do
 	[[ $n =~ ^[1-9][0-9]*$ ]] || die "not a positive integer: $n"
 done
 [ "$(id -u)" = 0 ] || die "run as root (virtiofsd and its mount namespace need it)"
@@ -160,17 +162,20 @@ tsc_khz=${LAB_TSC_KHZ:-$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /
 [ -n "$tsc_khz" ] || die "cannot read the TSC rate from /proc/cpuinfo (set LAB_TSC_KHZ)"
 append="console=ttyS0 reboot=t panic=-1 tsc_early_khz=$tsc_khz cryptomgr.notests=1"
 append+=" mitigations=off random.trust_cpu=on lab.ctl=$run/ctl"
-[ "$verbose" = 1 ] || append+=" quiet"
+[ "$verbose" = 1 ] || append+=" quiet lab.loglevel=${LAB_LOGLEVEL:-3}"
 append+=${LAB_APPEND:+ $LAB_APPEND}
 
 log=$run/console.log
 : >"$log"
 limit=$((boot_timeout + timeout + 30))
+# More than one vCPU: one host thread each (MTTCG), not TCG's round-robin.
+accel=tcg
+[ "$cpus" = 1 ] || accel=tcg,thread=multi
 # In a subshell, so that QEMU's death by SIGKILL (which timeout re-raises on
 # itself) is an ordinary exit status here, not a job notice from bash.
 ( timeout -s KILL "$limit" "$QEMU" \
 	-M "microvm,x-option-roms=off,rtc=on,isa-serial=on,memory-backend=mem" \
-	-accel tcg -cpu "$LAB_CPU" -smp 1 -m "$memory" \
+	-accel "$accel" -cpu "$LAB_CPU" -smp "$cpus" -m "$memory" \
 	-object "memory-backend-memfd,id=mem,size=${memory}M,share=on" \
 	-nodefaults -no-user-config -display none -no-reboot \
 	-global virtio-mmio.force-legacy=false -pidfile "$run/qemu.pid" \
@@ -181,7 +186,8 @@ limit=$((boot_timeout + timeout + 30))
 qpid=$! # the subshell's pid; QEMU's own is in $run/qemu.pid
 pids+=("$qpid")
 # Stream the console; tail stops by itself once QEMU has gone.
-tail -n +1 -s 0.1 -F --pid="$qpid" "$log" 2>/dev/null 8>&- > >(tr -d '\r') &
+# (sed -u: line by line even into a file or pipe, where tr would buffer.)
+tail -n +1 -s 0.1 -F --pid="$qpid" "$log" 2>/dev/null 8>&- > >(sed -u 's/\r//g') &
 tpid=$!
 pids+=("$tpid")
 

@@ -13,9 +13,12 @@ fail() {
 	exit 1
 }
 
-ctl=
+ctl= loglevel=
 for w in $($bb cat /proc/cmdline); do
-	case $w in lab.ctl=*) ctl=${w#lab.ctl=} ;; esac
+	case $w in
+	lab.ctl=*) ctl=${w#lab.ctl=} ;;
+	lab.loglevel=*) loglevel=${w#lab.loglevel=} ;;
+	esac
 done
 [ -n "$ctl" ] && [ -f "$ctl/cmd.sh" ] || fail "no lab.ctl=DIR with cmd.sh on the kernel command line"
 
@@ -48,10 +51,21 @@ $bb grep -q svm /proc/cpuinfo || fail "no svm flag in /proc/cpuinfo"
 # Output that stays on the console unchanged: no \n -> \r\n for user output.
 $bb stty -F /dev/console -onlcr 2>/dev/null
 
+# While the command runs, kernel messages at lab.loglevel and above stay
+# off the console (nested guests make kvm log an unhandled MSR per boot);
+# the errors among them are printed after the command.
+if [ -n "$loglevel" ]; then
+	$bb dmesg -n "$loglevel"
+	seen=$($bb dmesg -r | $bb wc -l)
+fi
 echo "LAB-READY $($bb cat /proc/uptime)"
 $bb env -i PATH="$PATH" HOME=/root TERM=dumb LAB=1 /bin/bash "$ctl/cmd.sh" </dev/null
 st=$?
 $bb sync
+if [ -n "$loglevel" ]; then
+	$bb dmesg -r | $bb tail -n +$((seen + 1)) | $bb grep -E '^<[0-3]>' | $bb grep -v 'Unhandled WRMSR' |
+		$bb sed 's/^/lab kernel: /'
+fi
 echo "LAB-EXIT $st"
 # Wait for the console to drain (stty sets with TCSADRAIN) before power-off.
 $bb stty -F /dev/console -onlcr 2>/dev/null
