@@ -13,7 +13,7 @@ function make_image() {
 }
 
 @test "disk: the image is /dev/vda, read-only, with its bytes (kvm backend, one VM)" {
-	requires root kernel
+	requires root lightvm kernel
 	[ "$LIGHTVM_BACKEND" = kvm ] || skip "disks are attached by the kvm backend only"
 	make_image
 	update_config "c.setdefault('annotations', {})['org.lightvm.disk'] = '$IMAGE'"
@@ -32,7 +32,7 @@ function make_image() {
 }
 
 @test "disk: a relative, missing or non-file image is an error naming the annotation" {
-	requires root
+	requires root lightvm
 	local bad
 	for bad in disk.img /nonexistent/disk.img /dev/null; do
 		update_config "c.setdefault('annotations', {})['org.lightvm.disk'] = '$bad'"
@@ -44,7 +44,7 @@ function make_image() {
 }
 
 @test "disk: the qemu backend refuses it clearly" {
-	requires root
+	requires root lightvm
 	make_image
 	update_config "c.setdefault('annotations', {})['org.lightvm.disk'] = '$IMAGE'; c['annotations']['org.lightvm.backend'] = 'qemu'"
 	lightvm create --bundle "$BUNDLE" tq

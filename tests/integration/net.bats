@@ -6,7 +6,7 @@
 load helpers
 
 @test "net: the guest's eth0 sits on the tap; a ping crosses it both ways (kvm backend, one VM)" {
-	requires root kernel
+	requires root lightvm kernel
 	[ "$LIGHTVM_BACKEND" = kvm ] || skip "taps are attached by the kvm backend only"
 	[ -c /dev/net/tun ] || skip "no /dev/net/tun"
 	local tap=lvt$RANDOM
@@ -32,7 +32,7 @@ for s in ('bounding', 'effective', 'permitted'):
 }
 
 @test "net: a bad interface name is an error naming the annotation" {
-	requires root
+	requires root lightvm
 	update_config "c.setdefault('annotations', {})['org.lightvm.tap'] = 'no/such name'"
 	lightvm create --bundle "$BUNDLE" tbad
 	[ "$status" -ne 0 ]

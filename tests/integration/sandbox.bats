@@ -27,7 +27,7 @@ function proc_field() {
 }
 
 @test "sandbox: the monitor has no capability, no_new_privs and a filter; a forbidden call from its run loop kills it (one VM)" {
-	requires root kernel cc
+	requires root lightvm kernel cc
 	start_sleeper sb
 	local pid
 	pid=$(monitor_pid sb)
@@ -54,7 +54,7 @@ function proc_field() {
 }
 
 @test "sandbox: with \"sandbox\": \"off\" the same call succeeds and the container runs on (one VM)" {
-	requires root kernel cc
+	requires root lightvm kernel cc
 	local cfg
 	cfg=$(<"$LIGHTVM_CONFIG")
 	printf '%s' "${cfg%\}*}, \"sandbox\": \"off\"}" >"$LIGHTVM_CONFIG"
@@ -74,7 +74,7 @@ function proc_field() {
 }
 
 @test "sandbox: an unknown mode in the runtime config is an error naming the field" {
-	requires root
+	requires root lightvm
 	local cfg
 	cfg=$(<"$LIGHTVM_CONFIG")
 	printf '%s' "${cfg%\}*}, \"sandbox\": \"maybe\"}" >"$LIGHTVM_CONFIG"
