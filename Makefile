@@ -15,6 +15,13 @@ CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -DLV_VERSION=\"$(VERSION)\" -DLV_COMM
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
+LIGHTVM_LDFLAGS :=
+else
+# lightvm itself is linked static-pie: every container's monitor is a
+# fork of it that lives as long as the container, and a static binary
+# touches ~0.85 MiB less than one that maps six shared libraries (1.36 MiB
+# RSS against 2.2 MiB), while keeping ASLR.
+LIGHTVM_LDFLAGS ?= -static-pie
 endif
 LDLIBS := -ljansson -lz -lseccomp -lcap -lpthread
 
@@ -49,7 +56,7 @@ $(BUILD)/guest_blob.o: $(BUILD)/guest/init runtime/guest_blob.S
 	$(CC) -c -DGUEST_INIT_PATH=\"$(BUILD)/guest/init\" runtime/guest_blob.S -o $@
 
 $(BUILD)/lightvm: $(CMD_OBJ) $(BUILD)/liblightvm.a $(BUILD)/guest_blob.o
-	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJ) $(BUILD)/guest_blob.o $(BUILD)/liblightvm.a $(LDLIBS)
+	$(CC) $(LDFLAGS) $(LIGHTVM_LDFLAGS) -o $@ $(CMD_OBJ) $(BUILD)/guest_blob.o $(BUILD)/liblightvm.a $(LDLIBS)
 
 kernel:
 	tinyx-kernel/build.sh $(BUILD)/bzImage

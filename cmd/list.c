@@ -86,15 +86,24 @@ static void print_table(json_t *states)
 static const char *owner_of(struct rt_context *ctx, const char *id, char *buf, size_t size)
 {
 	char path[PATH_MAX];
-	struct passwd *pw;
+	struct passwd *pw = NULL;
 	struct stat st;
+	FILE *f;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", ctx->root, id) >= sizeof(path) || stat(path, &st) < 0)
 		return "";
-	pw = getpwuid(st.st_uid);
-	if (pw)
-		return pw->pw_name;
-	snprintf(buf, size, "#%u", (unsigned)st.st_uid);
+	/* /etc/passwd itself, as runc reads it: no NSS, which a static binary
+	 * could only reach by loading the host's glibc modules. */
+	f = fopen("/etc/passwd", "re");
+	while (f && (pw = fgetpwent(f)))
+		if (pw->pw_uid == st.st_uid)
+			break;
+	if (f && pw)
+		snprintf(buf, size, "%s", pw->pw_name);
+	else
+		snprintf(buf, size, "#%u", (unsigned)st.st_uid);
+	if (f)
+		fclose(f);
 	return buf;
 }
 
