@@ -13,6 +13,8 @@ one accelerator (KVM), three peers:
           the very image the qemu backend boots (only when a vmlinux exists)
   qemu    lightvm, backend qemu: qemu-system-x86_64 -M microvm -accel kvm,
           a child of the monitor, booting the bzImage
+  qemu-elf  the qemu backend given the vmlinux instead (QEMU boots it
+          through PVH too): the fair peer of kvm (only when a vmlinux exists)
   direct  the QEMU command line lightvm's qemu backend ran (read from its
           vmm.log), started directly, minus lightvm's control channel, with
           /bin/sh as PID 1 instead of lightvm's init
@@ -65,7 +67,7 @@ CACHE = os.path.join(TMP, "initramfs-cache")
 # kvm-bz only when the kvm backend would otherwise boot a vmlinux.
 HAS_VMLINUX = os.path.exists(os.path.join(os.path.dirname(KERNEL), "vmlinux")) and \
     os.path.basename(KERNEL) != "vmlinux"
-BACKENDS = ("kvm", "kvm-bz", "qemu") if HAS_VMLINUX else ("kvm", "qemu")
+BACKENDS = ("kvm", "kvm-bz", "qemu", "qemu-elf") if HAS_VMLINUX else ("kvm", "qemu")
 ROOTS = {b: os.path.join(TMP, "root-" + b) for b in BACKENDS}
 CONFIGS = {b: os.path.join(TMP, "lightvm-%s.json" % b) for b in BACKENDS}
 LOG = os.path.join(TMP, "stderr.log")
@@ -124,9 +126,11 @@ def make_bundle():
     for b in BACKENDS:
         os.makedirs(ROOTS[b], mode=0o700)
         kernel = os.path.join(TMP, "bzimage-only", "bzImage") if b == "kvm-bz" else KERNEL
+        if b == "qemu-elf":
+            kernel = os.path.join(os.path.dirname(KERNEL), "vmlinux")
         cfg = {"backend": b.split("-")[0], "kernel": kernel, "cache_dir": CACHE, "qemu": QEMU,
                "memory_mib": MEMORY_MIB}
-        if b == "qemu":
+        if b.startswith("qemu"):
             cfg["accel"] = "kvm"  # the same accelerator as the kvm backend
         with open(CONFIGS[b], "w") as f:
             json.dump(cfg, f, indent=2)
@@ -370,6 +374,10 @@ def main():
     if accel != "kvm":
         die("the qemu backend did not use KVM: " + shlex.join(qemu_argv))
     kernels = {"qemu": qemu_argv[qemu_argv.index("-kernel") + 1]}
+    if "qemu-elf" in BACKENDS:
+        with open(os.path.join(ROOTS["qemu-elf"], "warmup", "vmm.log")) as f:
+            a = [l[len("argv: "):].rstrip("\n") for l in f if l.startswith("argv: ")]
+        kernels["qemu-elf"] = a[a.index("-kernel") + 1] if "-kernel" in a else "?"
     for b in BACKENDS:
         if b.startswith("kvm"):
             with open(os.path.join(ROOTS[b], "warmup", "vmm.log")) as f:
@@ -405,7 +413,7 @@ def main():
     print("Results (ms; n=%d each, interleaved; %.0f s)" % (N, t_total))
     print("%-52s %9s %9s %9s" % ("", "median", "min", "max"))
     label = {"kvm": "kvm backend", "kvm-bz": "kvm backend, the qemu backend's bzImage",
-             "qemu": "qemu backend"}
+             "qemu": "qemu backend", "qemu-elf": "qemu backend, the kvm backend's vmlinux (PVH)"}
     rows = [
         ("(1) VM creation -> guest init up (ready - launch)",
          [(label[b], b + " (1) ready") for b in BACKENDS] +
@@ -439,6 +447,8 @@ def main():
     if HAS_VMLINUX:
         ratio("(1), kvm booting the same bzImage", "kvm-bz (1) ready", "qemu (1) ready", 0.5)
         ratio("(2), kvm booting the same bzImage", "kvm-bz (2) exit", "qemu (2) exit", 0.5)
+        ratio("(1), both booting the vmlinux (PVH)", "kvm (1) ready", "qemu-elf (1) ready", 0.5)
+        ratio("(2), both booting the vmlinux (PVH)", "kvm (2) exit", "qemu-elf (2) exit", 0.5)
     ratio("kvm (1) / direct QEMU (1)", "kvm (1) ready", "direct (1) init")
     ratio("kvm (2) / direct QEMU (2)", "kvm (2) exit", "direct (2) exit")
 
