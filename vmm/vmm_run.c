@@ -29,8 +29,8 @@ static void end_locked(struct vmm *v, enum vmm_end why, const char *msg)
 	uint64_t one = 1;
 
 	if (v->end == VMM_END_NONE) {
-		v->end = why;
 		snprintf(v->end_msg, sizeof(v->end_msg), "%s", msg);
+		__atomic_store_n(&v->end, why, __ATOMIC_RELEASE);
 		if (v->cfg.log_fd >= 0)
 			dprintf(v->cfg.log_fd, "end: %s\n", msg);
 		if (write(v->exit_fd, &one, sizeof(one)) < 0) {
@@ -306,12 +306,14 @@ void vmm_stop_threads(struct vmm *v)
 	}
 }
 
+/* end is written once, under the lock, before exit_fd fires; end_msg
+ * before end (release), so a reader that sees end set sees the message. */
 enum vmm_end vmm_end_reason(const struct vmm *v)
 {
-	return v->end;
+	return __atomic_load_n(&v->end, __ATOMIC_ACQUIRE);
 }
 
 const char *vmm_end_message(const struct vmm *v)
 {
-	return v->end == VMM_END_NONE ? "the VM is running" : v->end_msg;
+	return vmm_end_reason(v) == VMM_END_NONE ? "the VM is running" : v->end_msg;
 }
