@@ -212,14 +212,17 @@ bool vmm_vq_has_avail(const struct vmm_vq *vq)
 	return __atomic_load_n(&vq_avail(vq)->idx, __ATOMIC_ACQUIRE) != vq->last_avail;
 }
 
-size_t vmm_vq_chain_to_host(const struct vmm_vq_chain *c, size_t off, void *dst, size_t len)
+/* Copies between host memory and the bytes [off, off + len) of the
+ * buffers iov[first .. first + count): the one walk behind both directions. */
+static size_t chain_copy(const struct vmm_vq_chain *c, unsigned int first, unsigned int count, size_t off,
+			 uint8_t *host, size_t len, bool to_host)
 {
-	uint8_t *out = dst;
 	size_t done = 0;
 	unsigned int i;
 
-	for (i = 0; i < c->n_out && done < len; i++) {
+	for (i = first; i < first + count && done < len; i++) {
 		const struct iovec *iov = &c->iov[i];
+		uint8_t *guest = iov->iov_base;
 		size_t n;
 
 		if (off >= iov->iov_len) {
@@ -229,35 +232,25 @@ size_t vmm_vq_chain_to_host(const struct vmm_vq_chain *c, size_t off, void *dst,
 		n = iov->iov_len - off;
 		if (n > len - done)
 			n = len - done;
-		memcpy(out + done, (const uint8_t *)iov->iov_base + off, n);
+		if (to_host)
+			memcpy(host + done, guest + off, n);
+		else
+			memcpy(guest + off, host + done, n);
 		done += n;
 		off = 0;
 	}
 	return done;
 }
 
+size_t vmm_vq_chain_to_host(const struct vmm_vq_chain *c, size_t off, void *dst, size_t len)
+{
+	return chain_copy(c, 0, c->n_out, off, dst, len, true);
+}
+
 size_t vmm_vq_chain_from_host(const struct vmm_vq_chain *c, size_t off, const void *src, size_t len)
 {
-	const uint8_t *in = src;
-	size_t done = 0;
-	unsigned int i;
-
-	for (i = c->n_out; i < (unsigned int)c->n_out + c->n_in && done < len; i++) {
-		const struct iovec *iov = &c->iov[i];
-		size_t n;
-
-		if (off >= iov->iov_len) {
-			off -= iov->iov_len;
-			continue;
-		}
-		n = iov->iov_len - off;
-		if (n > len - done)
-			n = len - done;
-		memcpy((uint8_t *)iov->iov_base + off, in + done, n);
-		done += n;
-		off = 0;
-	}
-	return done;
+	/* chain_copy() only reads host memory in this direction. */
+	return chain_copy(c, c->n_out, c->n_in, off, (uint8_t *)(uintptr_t)src, len, false);
 }
 
 unsigned int vmm_iov_slice(const struct iovec *src, unsigned int n, uint64_t off, uint64_t len,
