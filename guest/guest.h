@@ -24,6 +24,8 @@
  * waiting for the process to read it: the host then sees back-pressure
  * instead of the guest buffering without bound or dropping input. */
 #define GUEST_STDIN_HIGH_WATER (64u * 1024u)
+/* Where a root file system sent over the control channel is unpacked. */
+#define GUEST_NEW_ROOT "/.lightvm/root"
 
 struct guest_ctx {
 	bool debug;
@@ -76,6 +78,10 @@ void guest_fix_stdio(void);
 bool guest_cmdline_has(const char *word);
 int guest_find_ctl(struct guest_ctx *g, struct lv_error **err);
 int guest_apply_page(struct guest_ctx *g, struct lv_error **err);
+/* Makes newroot (a mount point) the root: moves /dev, /proc and /sys under
+ * it, moves it onto / and chroots, as switch_root does (the initramfs
+ * cannot be pivot_root'ed).  The control port stays open across. */
+int guest_switch_root(struct guest_ctx *g, const char *newroot, struct lv_error **err);
 
 /* spawn.c: starts the process; on success g->pid and the stdio fds are set
  * and STARTED was sent.  When the process could not be started, *status is

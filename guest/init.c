@@ -3,6 +3,7 @@
  * relay until it exits, report EXIT and power off.  Every way out ends the
  * VM: PID 1 never returns. */
 #include "guest.h"
+#include "unpack.h"
 
 #include <time.h>
 
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -179,11 +181,65 @@ static void early_frame(struct guest_ctx *g, uint16_t type, const uint8_t *paylo
 	}
 }
 
+static int unpack_stream(struct guest_ctx *g, struct guest_unpack *u, const uint8_t *payload, uint32_t len,
+			 struct lv_error **err)
+{
+	uint16_t type;
+	int r = guest_unpack_feed(u, payload, len, err);
+
+	while (r >= 0) {
+		r = next_frame(g, &type, &payload, &len, err);
+		if (r < 0)
+			return r;
+		if (type == NOXS_MSG_ROOTFS)
+			r = guest_unpack_feed(u, payload, len, err);
+		else if (type == NOXS_MSG_ROOTFS_END)
+			return guest_unpack_finish(u, err);
+		else if (type == NOXS_MSG_PAGE)
+			return lv_err_msg(err, EPROTO, "noxs channel: PAGE before ROOTFS_END");
+		else
+			early_frame(g, type, payload, len);
+	}
+	return r;
+}
+
+/* Channel delivery: the VM booted from the shared shell initramfs and its
+ * root file system follows as ROOTFS frames (a newc cpio) up to ROOTFS_END.
+ * Unpacked into a fresh tmpfs, which then becomes the root. */
+static int receive_rootfs(struct guest_ctx *g, const uint8_t *payload, uint32_t len, struct lv_error **err)
+{
+	struct guest_unpack u;
+	struct timespec t0, t1;
+	int rootfd, r;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = guest_mkdir_p(GUEST_NEW_ROOT, 0755, err);
+	if (r < 0)
+		return r;
+	if (mount("tmpfs", GUEST_NEW_ROOT, "tmpfs", 0, "mode=0755") < 0)
+		return lv_err(err, errno, "mount tmpfs on %s", GUEST_NEW_ROOT);
+	rootfd = open(GUEST_NEW_ROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return lv_err(err, errno, "open %s", GUEST_NEW_ROOT);
+	guest_unpack_init(&u, rootfd, true, true);
+	r = unpack_stream(g, &u, payload, len, err);
+	guest_unpack_release(&u);
+	close(rootfd);
+	if (r < 0)
+		return r;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	guest_log(g, "rootfs: %llu entries, %llu bytes in %ld us", (unsigned long long)u.entries,
+		  (unsigned long long)u.bytes,
+		  (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
+	return guest_switch_root(g, GUEST_NEW_ROOT, err);
+}
+
 static int receive_page(struct guest_ctx *g, struct lv_error **err)
 {
 	uint16_t type;
 	const uint8_t *payload;
 	uint32_t len;
+	bool have_root = false;
 	int r;
 
 	for (;;) {
@@ -192,6 +248,13 @@ static int receive_page(struct guest_ctx *g, struct lv_error **err)
 			return r;
 		if (type == NOXS_MSG_PAGE)
 			break;
+		if (type == NOXS_MSG_ROOTFS && !have_root) {
+			r = receive_rootfs(g, payload, len, err);
+			if (r < 0)
+				return r;
+			have_root = true;
+			continue;
+		}
 		early_frame(g, type, payload, len);
 	}
 	g->page_buf = malloc(len ? len : 1);

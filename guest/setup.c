@@ -4,6 +4,7 @@
 #include "guest.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -335,5 +336,34 @@ int guest_apply_page(struct guest_ctx *g, struct lv_error **err)
 			return lv_err(err, errno, "remount / read-only");
 		guest_log(g, "root is read-only");
 	}
+	return 0;
+}
+
+int guest_switch_root(struct guest_ctx *g, const char *newroot, struct lv_error **err)
+{
+	static const char *const moved[] = { "/dev", "/proc", "/sys" };
+	char path[PATH_MAX];
+	struct stat st;
+	int r;
+
+	for (size_t i = 0; i < LV_ARRAY_SIZE(moved); i++) {
+		snprintf(path, sizeof(path), "%s%s", newroot, moved[i]);
+		/* The archive may hold a symlink here: it would resolve in the
+		 * initramfs, not in the new root. */
+		if (lstat(path, &st) == 0 && !S_ISDIR(st.st_mode))
+			return lv_err_msg(err, ENOTDIR, "rootfs: %s is not a directory", moved[i]);
+		r = guest_mkdir_p(path, 0755, err);
+		if (r < 0)
+			return r;
+		if (mount(moved[i], path, NULL, MS_MOVE, NULL) < 0)
+			return lv_err(err, errno, "move %s to %s", moved[i], path);
+	}
+	if (chdir(newroot) < 0)
+		return lv_err(err, errno, "chdir %s", newroot);
+	if (mount(newroot, "/", NULL, MS_MOVE, NULL) < 0)
+		return lv_err(err, errno, "move %s to /", newroot);
+	if (chroot(".") < 0 || chdir("/") < 0)
+		return lv_err(err, errno, "chroot into the new root");
+	guest_log(g, "switched root to the received file system");
 	return 0;
 }

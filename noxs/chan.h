@@ -27,6 +27,8 @@ enum noxs_msg {
 	NOXS_MSG_STDIN_EOF = 4, /* close the process's stdin (empty) */
 	NOXS_MSG_SIGNAL = 5,    /* u32 signo, u32 flags (NOXS_SIGNAL_ALL) */
 	NOXS_MSG_WINSIZE = 6,   /* u16 rows, u16 cols */
+	NOXS_MSG_ROOTFS = 7,    /* a chunk of the root file system: newc cpio, uncompressed */
+	NOXS_MSG_ROOTFS_END = 8,/* the archive is complete (empty); PAGE follows */
 	/* guest -> host */
 	NOXS_MSG_READY = 0x81,  /* page applied, waiting for START (empty) */
 	NOXS_MSG_STDOUT = 0x82, /* bytes from stdout (or the pty) */

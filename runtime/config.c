@@ -71,6 +71,7 @@ int rt_config_load(struct rt_config *cfg, struct lv_error **err)
 	static const char *const backends[] = { "auto", "qemu", "kvm", "xen", NULL };
 	static const char *const accels[] = { "auto", "kvm", "tcg", NULL };
 	static const char *const sandboxes[] = { "on", "log", "off", NULL };
+	static const char *const deliveries[] = { "initramfs", "channel", NULL };
 	const char *path = getenv("LIGHTVM_CONFIG");
 	json_error_t jerr;
 	json_t *root = NULL;
@@ -84,12 +85,14 @@ int rt_config_load(struct rt_config *cfg, struct lv_error **err)
 	cfg->qemu = strdup("qemu-system-x86_64");
 	cfg->cache_dir = strdup("/var/cache/lightvm/initramfs");
 	cfg->sandbox = strdup("on");
+	cfg->rootfs_delivery = strdup("initramfs");
 	cfg->default_mem_mib = 128;
 	cfg->default_vcpus = 1;
 	cfg->initramfs_max_mib = 64;
 	cfg->initramfs_compress = 6;
 	cfg->boot_timeout_ms = 60000;
-	if (!cfg->backend || !cfg->accel || !cfg->kernel || !cfg->qemu || !cfg->cache_dir || !cfg->sandbox)
+	if (!cfg->backend || !cfg->accel || !cfg->kernel || !cfg->qemu || !cfg->cache_dir || !cfg->sandbox ||
+	    !cfg->rootfs_delivery)
 		return lv_err(err, ENOMEM, "runtime config");
 
 	if (!path || !*path) {
@@ -111,8 +114,14 @@ int rt_config_load(struct rt_config *cfg, struct lv_error **err)
 	    (r = get_str(root, "kernel", &cfg->kernel, path, err)) < 0 ||
 	    (r = get_str(root, "qemu", &cfg->qemu, path, err)) < 0 ||
 	    (r = get_str(root, "cache_dir", &cfg->cache_dir, path, err)) < 0 ||
-	    (r = get_str(root, "sandbox", &cfg->sandbox, path, err)) < 0)
+	    (r = get_str(root, "sandbox", &cfg->sandbox, path, err)) < 0 ||
+	    (r = get_str(root, "rootfs_delivery", &cfg->rootfs_delivery, path, err)) < 0)
 		goto out;
+	if (!one_of(cfg->rootfs_delivery, deliveries)) {
+		r = lv_err_msg(err, EINVAL, "runtime config %s: rootfs_delivery: \"%s\" is not one of initramfs, channel",
+			       path, cfg->rootfs_delivery);
+		goto out;
+	}
 	if (!one_of(cfg->sandbox, sandboxes)) {
 		r = lv_err_msg(err, EINVAL, "runtime config %s: sandbox: \"%s\" is not one of on, log, off", path,
 			       cfg->sandbox);
@@ -156,6 +165,7 @@ void rt_config_free(struct rt_config *cfg)
 	free(cfg->path);
 	free(cfg->backend);
 	free(cfg->sandbox);
+	free(cfg->rootfs_delivery);
 	free(cfg->accel);
 	free(cfg->kernel);
 	free(cfg->qemu);

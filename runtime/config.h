@@ -19,6 +19,9 @@ struct rt_config {
 	char *qemu;             /* qemu-system-x86_64 binary */
 	char *cache_dir;        /* initramfs cache */
 	char *sandbox;          /* the monitor's sandbox: "on", "log" (report, never kill), "off" */
+	char *rootfs_delivery;  /* "initramfs": the rootfs is in the VM's initramfs; "channel": the VM
+	                         * boots a shared init-only initramfs and the rootfs follows over
+	                         * the control channel */
 	unsigned default_mem_mib;
 	unsigned default_vcpus;
 	uint64_t initramfs_max_mib;

@@ -105,6 +105,7 @@ struct create_plan {
 	struct rt_spec *spec;
 	const struct hv_ops *ops;
 	char *initrd;
+	char *rootfs_archive; /* rootfs_delivery "channel": streamed after boot */
 	uint8_t *page;
 	size_t page_len;
 	char *state_dir;
@@ -161,6 +162,7 @@ static void plan_free(struct create_plan *p)
 {
 	rt_spec_free(p->spec);
 	free(p->initrd);
+	free(p->rootfs_archive);
 	free(p->page);
 	free(p->state_dir);
 }
@@ -207,7 +209,21 @@ static int plan_create(struct rt_context *ctx, const struct rt_create_opts *o, b
 			.max_bytes = ctx->config.initramfs_max_mib << 20,
 			.compress_level = ctx->config.initramfs_compress,
 		};
-		r = rt_initramfs_get(&req, &p->initrd, err);
+		if (strcmp(ctx->config.rootfs_delivery, "channel") == 0) {
+			/* The shared init-only shell boots; the rootfs follows
+			 * uncompressed (the channel is local: gzip would only
+			 * cost the guest time). */
+			req.shell = true;
+			r = rt_initramfs_get(&req, &p->initrd, err);
+			if (r < 0)
+				return r;
+			req.shell = false;
+			req.rootfs_only = true;
+			req.compress_level = 0;
+			r = rt_initramfs_get(&req, &p->rootfs_archive, err);
+		} else {
+			r = rt_initramfs_get(&req, &p->initrd, err);
+		}
 		if (r < 0)
 			return r;
 	}
@@ -269,6 +285,7 @@ static int spawn_monitor(struct rt_context *ctx, const struct rt_create_opts *o,
 				.state_dir = p->state_dir,
 				.disk = p->disk,
 				.tap = p->tap,
+				.rootfs_archive = p->rootfs_archive,
 			},
 			.page = p->page, .page_len = p->page_len, .sync_fd = sync[1], .console_fd = console,
 			.autostart = autostart,

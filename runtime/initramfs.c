@@ -35,6 +35,8 @@
 #include "cpio.h"
 
 #define KEY_TAG "lightvm-initramfs-v1"
+#define KEY_TAG_SHELL "lightvm-shell-v1"
+#define KEY_TAG_ROOTFS "lightvm-rootfs-v1"
 #define MIB (1024ull * 1024)
 
 struct entry {
@@ -311,12 +313,19 @@ static int check_req(const struct rt_initramfs_req *req, char name[PATH_MAX], st
 {
 	const char *p, *s;
 
-	if (!req || !req->rootfs || !req->cache_dir || !req->init || !req->init_path)
+	if (!req || !req->cache_dir || (!req->shell && !req->rootfs) ||
+	    (!req->rootfs_only && (!req->init || !req->init_path)))
 		return lv_err_msg(err, EINVAL, "initramfs: rootfs, cache_dir, init and init_path are required");
-	if (req->init_len == 0 || req->init_len > RT_CPIO_MAX_FILE_SIZE)
-		return lv_err_msg(err, EINVAL, "initramfs: the guest init is %zu bytes", req->init_len);
+	if (req->shell && req->rootfs_only)
+		return lv_err_msg(err, EINVAL, "initramfs: an archive cannot be both a shell and a rootfs only");
 	if (req->compress_level < 0 || req->compress_level > 9)
 		return lv_err_msg(err, EINVAL, "initramfs: compression level %d is not in 0..9", req->compress_level);
+	if (req->rootfs_only) {
+		name[0] = '\0';
+		return 0;
+	}
+	if (req->init_len == 0 || req->init_len > RT_CPIO_MAX_FILE_SIZE)
+		return lv_err_msg(err, EINVAL, "initramfs: the guest init is %zu bytes", req->init_len);
 	for (p = req->init_path; *p == '/'; p++)
 		;
 	if (strlen(p) >= PATH_MAX)
@@ -386,13 +395,23 @@ static int plan(const struct rt_initramfs_req *req, struct walk *w, uint8_t key[
 	if (r < 0)
 		return r;
 	w->req = req;
-	w->limit = max > req->init_len ? max - req->init_len : 0;
 	lv_sha256_init(&w->sha);
-	hash_str(&w->sha, KEY_TAG);
-	hash_u64(&w->sha, req->init_len);
-	lv_sha256_update(&w->sha, req->init, req->init_len);
-	hash_str(&w->sha, w->init_name);
+	if (req->rootfs_only) {
+		w->limit = max;
+		hash_str(&w->sha, KEY_TAG_ROOTFS);
+	} else {
+		w->limit = max > req->init_len ? max - req->init_len : 0;
+		hash_str(&w->sha, req->shell ? KEY_TAG_SHELL : KEY_TAG);
+		hash_u64(&w->sha, req->init_len);
+		lv_sha256_update(&w->sha, req->init, req->init_len);
+		hash_str(&w->sha, w->init_name);
+	}
 	hash_u64(&w->sha, (uint64_t)req->compress_level);
+	if (req->shell) {
+		/* Nothing of the container's: the key is the init alone. */
+		lv_sha256_final(&w->sha, key);
+		return 0;
+	}
 
 	rootfd = open(req->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
@@ -409,7 +428,7 @@ static int plan(const struct rt_initramfs_req *req, struct walk *w, uint8_t key[
 		}
 		return r;
 	}
-	r = check_init_path(w, err);
+	r = req->rootfs_only ? 0 : check_init_path(w, err);
 	if (r < 0)
 		return r;
 	hash_u64(&w->sha, w->n);
@@ -432,7 +451,7 @@ int rt_initramfs_key(const struct rt_initramfs_req *req, char hex[65], uint64_t 
 		return r;
 	lv_sha256_hex(key, hex);
 	if (total_bytes)
-		*total_bytes = w->total + req->init_len;
+		*total_bytes = w->total + (req->rootfs_only ? 0 : req->init_len);
 	return 0;
 }
 
@@ -514,10 +533,16 @@ static int write_archive(const struct walk *w, int rootfd, int outfd, struct lv_
 			r = rt_cpio_add_dir(c, extras[i].path, extras[i].mode, 0, 0, 0, err);
 			continue;
 		}
-		if (dev && !S_ISDIR(dev->mode))
-			continue; /* never create nodes through the rootfs's /dev symlink */
+		if ((dev && !S_ISDIR(dev->mode)) || req->rootfs_only)
+			continue; /* never create nodes through the rootfs's /dev symlink; the
+				   * guest mounts devtmpfs over a received rootfs's /dev */
 		r = rt_cpio_add_node(c, extras[i].path, extras[i].mode, makedev(extras[i].maj, extras[i].min), 0, 0, 0,
 				     err);
+	}
+	if (req->rootfs_only) {
+		if (r >= 0)
+			r = rt_cpio_finish(c, err);
+		return r;
 	}
 	for (slash = strchr(w->init_name, '/'); slash && r >= 0; slash = strchr(slash + 1, '/')) {
 		snprintf(prefix, sizeof(prefix), "%.*s", (int)(slash - w->init_name), w->init_name);

@@ -10,6 +10,7 @@
 #ifndef RT_INITRAMFS_H
 #define RT_INITRAMFS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,16 @@ struct rt_initramfs_req {
 	const char *init_path;      /* where it goes in the guest, e.g. ".lightvm/init" */
 	uint64_t max_bytes;         /* uncompressed size limit (file data); 0 = default */
 	int compress_level;         /* 0 = none, 1..9 gzip */
+	/* Channel delivery (runtime config "rootfs_delivery": "channel"):
+	 * shell: the archive holds only the guest init and the directories and
+	 *   nodes the kernel and init need, no rootfs (rootfs is ignored); one
+	 *   per init blob, shared by every container (and a pool's VMs).
+	 * rootfs_only: the archive holds the rootfs and the empty mount points
+	 *   dev, proc, sys, tmp, but no init and no device nodes (init and
+	 *   init_path are ignored); the guest unpacks it after boot.
+	 * At most one of them. */
+	bool shell;
+	bool rootfs_only;
 };
 
 /* On success *path_out is a malloc'ed path to a complete archive. */

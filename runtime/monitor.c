@@ -48,6 +48,7 @@ struct monitor {
 	 * when it ends (for the benchmarks; 0: did not happen). */
 	uint64_t t_launch, t_ready, t_exit, t_end;
 	int timings_fd;  /* opened before the sandbox, which forbids creating files */
+	int rootfs_fd;   /* vm_config.rootfs_archive, opened before the sandbox, or -1 */
 	bool sandbox;
 	struct rt_sandbox_policy sp;
 	char errmsg[1024];
@@ -508,6 +509,53 @@ static int confine(struct monitor *m, struct lv_error **err)
 	return 0;
 }
 
+/* Channel delivery: the archive as ROOTFS frames, then ROOTFS_END, before
+ * the page.  Blocking writes before the poll loop: the guest reads
+ * concurrently and sends nothing until the stream ends, unless it fails,
+ * when it sends ERROR and EXIT and powers off.  So a failed send is not
+ * reported here (*sent_all false): the loop then collects the guest's
+ * reason, or the VM's end.  A failed read of the archive is ours and fails
+ * the create. */
+static int send_rootfs(struct monitor *m, bool *sent_all, struct lv_error **err)
+{
+	enum { CHUNK = 128 * 1024 };
+	cleanup_free uint8_t *buf = malloc(CHUNK);
+	struct lv_error *serr = NULL;
+	uint64_t total = 0;
+
+	*sent_all = false;
+	if (!buf)
+		return lv_err(err, ENOMEM, "rootfs archive buffer");
+	for (;;) {
+		size_t have = 0;
+		while (have < CHUNK) {
+			ssize_t n = read(m->rootfs_fd, buf + have, CHUNK - have);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return lv_err(err, errno, "read %s", m->a->vm_config.rootfs_archive);
+			if (n == 0)
+				break;
+			have += (size_t)n;
+		}
+		if (have == 0)
+			break;
+		if (noxs_send(m->vm.ctl_fd, NOXS_MSG_ROOTFS, buf, (uint32_t)have, &serr) < 0)
+			goto gone;
+		total += have;
+	}
+	if (noxs_send(m->vm.ctl_fd, NOXS_MSG_ROOTFS_END, NULL, 0, &serr) < 0)
+		goto gone;
+	rt_debug(&m->ctx->log, "container %s: the guest took the rootfs (%llu bytes) %llu us after launch", m->a->id,
+		 (unsigned long long)total, (unsigned long long)((now_ns() - m->t_launch) / 1000));
+	*sent_all = true;
+	return 0;
+gone:
+	rt_debug(&m->ctx->log, "container %s: sending the rootfs: %s", m->a->id, serr->msg);
+	lv_error_free(&serr);
+	return 0;
+}
+
 /* Everything before the poll loop, unwound by the caller. */
 static int monitor_setup(struct monitor *m, struct lv_error **err)
 {
@@ -541,6 +589,11 @@ static int monitor_setup(struct monitor *m, struct lv_error **err)
 	if (r < 0)
 		return r;
 	m->timings_fd = openat(m->dirfd, "timings", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (a->vm_config.rootfs_archive) {
+		m->rootfs_fd = open(a->vm_config.rootfs_archive, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (m->rootfs_fd < 0)
+			return lv_err(err, errno, "open the rootfs archive %s", a->vm_config.rootfs_archive);
+	}
 	m->t_launch = now_ns();
 	r = a->ops->launch(&m->ctx->config, &a->vm_config, &m->vm, err);
 	if (r < 0)
@@ -552,9 +605,20 @@ static int monitor_setup(struct monitor *m, struct lv_error **err)
 	r = init_state(m, err);
 	if (r < 0)
 		return r;
+	if (m->rootfs_fd >= 0) {
+		bool sent_all;
+		r = send_rootfs(m, &sent_all, err);
+		close(m->rootfs_fd);
+		m->rootfs_fd = -1;
+		if (r < 0)
+			return r;
+		if (!sent_all)
+			goto sandbox; /* the loop learns why from the guest or the VM's end */
+	}
 	r = noxs_send(m->vm.ctl_fd, NOXS_MSG_PAGE, a->page, (uint32_t)a->page_len, err);
 	if (r < 0)
 		return lv_err_wrap(err, "hand the device page to the guest");
+sandbox:
 	if (m->sandbox) {
 		r = rt_sandbox_apply(&m->sp, err);
 		if (r < 0)
@@ -662,7 +726,7 @@ int rt_monitor_main(const struct rt_monitor_args *a)
 {
 	struct monitor m = {
 		.a = a, .ctx = a->ctx, .dirfd = -1, .sigfd = -1, .listen_fd = -1, .start_client = -1,
-		.sync_fd = a->sync_fd, .timings_fd = -1, .in_fd = 0, .out_fd = 1, .err_fd = 2, .in_open = true, .out_ok = true, .ctl_open = true,
+		.sync_fd = a->sync_fd, .timings_fd = -1, .rootfs_fd = -1, .in_fd = 0, .out_fd = 1, .err_fd = 2, .in_open = true, .out_ok = true, .ctl_open = true,
 		.err_ok = true, .terminal = a->spec->process.terminal && a->console_fd >= 0,
 	};
 	struct lv_error *err = NULL;
@@ -714,6 +778,8 @@ out:
 	free(m.st.created);
 	if (m.timings_fd >= 0)
 		close(m.timings_fd);
+	if (m.rootfs_fd >= 0)
+		close(m.rootfs_fd);
 	if (m.listen_fd >= 0)
 		close(m.listen_fd);
 	if (m.dirfd >= 0)
