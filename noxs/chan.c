@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 int noxs_rx_init(struct noxs_rx *rx, struct lv_error **err)
@@ -101,12 +102,29 @@ int noxs_rx_next(struct noxs_rx *rx, uint16_t *type, const uint8_t **payload, ui
 	return 1;
 }
 
-static int wait_writable(int fd, struct lv_error **err)
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* deadline: CLOCK_MONOTONIC ms, or 0 for none. */
+static int wait_writable(int fd, uint64_t deadline, struct lv_error **err)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 
 	for (;;) {
-		int r = poll(&pfd, 1, -1);
+		int timeout = -1, r;
+
+		if (deadline) {
+			uint64_t now = mono_ms();
+			if (now >= deadline)
+				return lv_err_msg(err, ETIMEDOUT, "noxs channel: the peer stopped reading");
+			timeout = (int)(deadline - now);
+		}
+		r = poll(&pfd, 1, timeout);
 		if (r > 0)
 			return 0; /* writable, or POLLERR/POLLHUP: the next write says which */
 		if (r < 0 && errno != EINTR)
@@ -117,11 +135,11 @@ static int wait_writable(int fd, struct lv_error **err)
 /* sendmsg(MSG_NOSIGNAL) so that a peer that went away is EPIPE rather than a
  * process-killing SIGPIPE; the channel may also be a character device (a
  * virtio-serial port), where only writev works. */
-static ssize_t write_iov(int fd, struct iovec *iov, int iovcnt, int *not_socket)
+static ssize_t write_iov(int fd, struct iovec *iov, int iovcnt, int flags, int *not_socket)
 {
 	if (!*not_socket) {
 		struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)iovcnt };
-		ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+		ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL | flags);
 		if (n >= 0 || errno != ENOTSOCK)
 			return n;
 		*not_socket = 1;
@@ -130,6 +148,12 @@ static ssize_t write_iov(int fd, struct iovec *iov, int iovcnt, int *not_socket)
 }
 
 int noxs_send(int fd, uint16_t type, const void *payload, uint32_t len, struct lv_error **err)
+{
+	return noxs_send_until(fd, type, payload, len, 0, err);
+}
+
+int noxs_send_until(int fd, uint16_t type, const void *payload, uint32_t len, uint64_t deadline,
+		    struct lv_error **err)
 {
 	uint8_t hdr[NOXS_FRAME_HDR];
 	struct iovec iov[2] = {
@@ -149,14 +173,15 @@ int noxs_send(int fd, uint16_t type, const void *payload, uint32_t len, struct l
 	noxs_put_u32(hdr + 4, len);
 
 	while (cnt > 0) {
-		ssize_t n = write_iov(fd, v, cnt, &not_socket);
+		/* With a deadline, never block inside sendmsg: wait in poll. */
+		ssize_t n = write_iov(fd, v, cnt, deadline ? MSG_DONTWAIT : 0, &not_socket);
 		size_t done;
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				if ((ret = wait_writable(fd, err)) < 0)
+				if ((ret = wait_writable(fd, deadline, err)) < 0)
 					return ret;
 				continue;
 			}

@@ -71,6 +71,11 @@ int noxs_rx_next(struct noxs_rx *rx, uint16_t *type, const uint8_t **payload, ui
 /* Writes one whole frame to a blocking or non-blocking fd (loops over short
  * writes and EINTR; polls on EAGAIN). */
 int noxs_send(int fd, uint16_t type, const void *payload, uint32_t len, struct lv_error **err);
+/* The same, giving up with -ETIMEDOUT when the peer has not taken the frame
+ * by deadline (CLOCK_MONOTONIC, ms; 0: never).  On a socket it never blocks
+ * in the write itself; on a character device a blocking write may still. */
+int noxs_send_until(int fd, uint16_t type, const void *payload, uint32_t len, uint64_t deadline,
+		    struct lv_error **err);
 
 /* Little-endian helpers for fixed payloads. */
 static inline void noxs_put_u32(uint8_t *p, uint32_t v)

@@ -526,6 +526,9 @@ static int send_rootfs(struct monitor *m, bool *sent_all, struct lv_error **err)
 	*sent_all = false;
 	if (!buf)
 		return lv_err(err, ENOMEM, "rootfs archive buffer");
+	/* A guest that stops reading must not hold the monitor here past the
+	 * boot timeout: the sends then fail, and the loop reports the timeout. */
+	uint64_t deadline = now_ms() + m->ctx->config.boot_timeout_ms;
 	for (;;) {
 		size_t have = 0;
 		while (have < CHUNK) {
@@ -540,11 +543,11 @@ static int send_rootfs(struct monitor *m, bool *sent_all, struct lv_error **err)
 		}
 		if (have == 0)
 			break;
-		if (noxs_send(m->vm.ctl_fd, NOXS_MSG_ROOTFS, buf, (uint32_t)have, &serr) < 0)
+		if (noxs_send_until(m->vm.ctl_fd, NOXS_MSG_ROOTFS, buf, (uint32_t)have, deadline, &serr) < 0)
 			goto gone;
 		total += have;
 	}
-	if (noxs_send(m->vm.ctl_fd, NOXS_MSG_ROOTFS_END, NULL, 0, &serr) < 0)
+	if (noxs_send_until(m->vm.ctl_fd, NOXS_MSG_ROOTFS_END, NULL, 0, deadline, &serr) < 0)
 		goto gone;
 	rt_debug(&m->ctx->log, "container %s: the guest took the rootfs (%llu bytes) %llu us after launch", m->a->id,
 		 (unsigned long long)total, (unsigned long long)((now_ns() - m->t_launch) / 1000));

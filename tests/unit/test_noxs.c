@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../lib/cleanup.h"
@@ -539,6 +540,42 @@ static int write_seeds(const char *dir)
 	return r ? 1 : 0;
 }
 
+/* A peer that never reads: noxs_send_until() gives up at its deadline
+ * instead of blocking (the monitor's rootfs stream relies on it), even on
+ * a blocking socket; with room, the same call goes through. */
+static void test_send_deadline(void)
+{
+	enum { LEN = 256 * 1024 };
+	struct lv_error *err = NULL;
+	uint8_t *buf = calloc(1, LEN);
+	struct timespec t0, t1;
+	int sv[2], r, sz = 4096;
+	long ms;
+
+	if (!buf || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		ok(0, "socketpair");
+		free(buf);
+		return;
+	}
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	ok(noxs_send_until(sv[0], NOXS_MSG_STDIN, "x", 1, 0, &err) == 0, "a small frame goes through without a deadline");
+	lv_error_free(&err);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	{
+		uint64_t deadline = (uint64_t)t0.tv_sec * 1000 + (uint64_t)t0.tv_nsec / 1000000 + 200;
+		r = noxs_send_until(sv[0], NOXS_MSG_STDIN, buf, LEN, deadline, &err);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ok(r == -ETIMEDOUT && err && strstr(err->msg, "stopped reading"),
+	   "a 256 KiB frame to a peer that never reads times out (%s)", err ? err->msg : "no error");
+	ok(ms >= 150 && ms < 5000, "after about the deadline (%ld ms)", ms);
+	lv_error_free(&err);
+	close(sv[0]);
+	close(sv[1]);
+	free(buf);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
@@ -551,5 +588,6 @@ int main(int argc, char **argv)
 	test_chan_basic();
 	test_chan_max();
 	test_chan_bad();
+	test_send_deadline();
 	return tap_done();
 }
