@@ -35,7 +35,7 @@ struct cmd_call {
 typedef int cmd_handler(struct cmd_call *call, int argc, char **argv, struct lv_error **err);
 
 cmd_handler cmd_checkpoint, cmd_create, cmd_delete, cmd_events, cmd_exec, cmd_features, cmd_kill, cmd_list,
-	cmd_pause, cmd_ps, cmd_restore, cmd_resume, cmd_run, cmd_spec, cmd_start, cmd_state, cmd_tinyx, cmd_update,
+	cmd_pause, cmd_pool, cmd_poold, cmd_ps, cmd_restore, cmd_resume, cmd_run, cmd_spec, cmd_start, cmd_state, cmd_tinyx, cmd_update,
 	cmd_version;
 
 /* main.c: the verb's help page (NAME, USAGE, OPTIONS), and its usage line. */

@@ -68,6 +68,19 @@ static const struct cmd_verb verbs[] = {
 	  "   --quiet, -q               display only container IDs\n" },
 	{ "pause", cmd_pause, true, "pause suspends all processes inside the container", "pause <container-id>",
 	  ID_TEXT "Pauses the container's VM.\n", NULL },
+	{ "pool", cmd_pool, true, "manage the pools of pre-booted VM shells (talks to lightvm poold)",
+	  "pool [command options] status|fill|drain",
+	  "status lists the pools; fill sets a pool's target (made if new); drain ends\n"
+	  "a pool's ready shells and sets its target to 0.  The pool is the one of\n"
+	  "the qemu backend, the configured kernel and the given size.\n",
+	  "   --target value  fill: shells to keep ready (default: the config's pool target, or 1)\n"
+	  "   --memory value  VM memory in MiB (default: the config's memory_mib)\n"
+	  "   --vcpus value   vCPUs (default: the config's vcpus)\n"
+	  "   --all           drain: every pool\n" },
+	{ "poold", cmd_poold, true, "run the shell-pool daemon (also run as lightvm-poold)", "poold",
+	  "Keeps pools of pre-booted QEMU shells that create claims (runtime/POOL.md);\n"
+	  "listens on ROOT/poold.sock until SIGTERM or SIGINT, then ends its idle shells.\n",
+	  NULL },
 	{ "ps", cmd_ps, true, "ps displays the processes running inside a container",
 	  "ps [command options] <container-id> [ps options]",
 	  ID_TEXT "Lists the host processes that make up the container (its monitor and VMM);\n"
@@ -342,8 +355,16 @@ int main(int argc, char **argv)
 	cleanup_free char *root = NULL;
 	const struct cmd_verb *verb = NULL;
 	const char *verb_name;
+	bool poold_name = false;
 	int r, status;
 
+	/* Run as lightvm-poold (a symlink): the poold verb. */
+	{
+		const char *base = strrchr(argv[0], '/');
+		base = base ? base + 1 : argv[0];
+		if (strcmp(base, "lightvm-poold") == 0)
+			poold_name = true;
+	}
 	r = parse_globals(argc, argv, &g, &err);
 	if (r < 0) {
 		status = report(&ctx.log, err, r, true, NULL);
@@ -354,7 +375,7 @@ int main(int argc, char **argv)
 		status = 0;
 		goto out;
 	}
-	if (g.help || optind >= argc) {
+	if (g.help || (optind >= argc && !poold_name)) {
 		print_main_help(stdout);
 		status = 0;
 		goto out;
@@ -366,7 +387,7 @@ int main(int argc, char **argv)
 		status = report(&ctx.log, err, r, false, NULL);
 		goto out;
 	}
-	verb_name = argv[optind];
+	verb_name = poold_name ? "poold" : argv[optind];
 	call.verb = verb_name;
 	if (!is_help_verb(verb_name)) {
 		verb = find_verb(verb_name);
@@ -393,6 +414,11 @@ int main(int argc, char **argv)
 		 ctx.config.path ? ctx.config.path : "(defaults)");
 
 	/* The verb sees argv from its own name on, getopt reset for it. */
+	if (poold_name) {
+		/* The verb's own options start where the globals end. */
+		argv[optind - 1] = (char *)"poold";
+		optind--;
+	}
 	argc -= optind;
 	argv += optind;
 	optind = 0;

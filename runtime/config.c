@@ -66,6 +66,36 @@ static int one_of(const char *v, const char *const *allowed)
 	return 0;
 }
 
+/* "pool": {"target": N, "cap": M}, both optional, target <= cap <= 4096. */
+static int get_pool(json_t *root, struct rt_config *cfg, const char *path, struct lv_error **err)
+{
+	json_t *pool = json_object_get(root, "pool");
+	const char *key;
+	json_t *v;
+	uint64_t target = cfg->pool_target, cap = cfg->pool_cap;
+	int r;
+
+	if (!pool)
+		return 0;
+	if (!json_is_object(pool))
+		return lv_err_msg(err, EINVAL, "%s: pool: must be an object", path);
+	json_object_foreach(pool, key, v) {
+		if (strcmp(key, "target") != 0 && strcmp(key, "cap") != 0)
+			return lv_err_msg(err, EINVAL, "%s: pool: unknown key \"%s\" (target, cap)", path, key);
+	}
+	if ((r = get_uint(pool, "target", 0, 4096, &target, path, err)) < 0 ||
+	    (r = get_uint(pool, "cap", 0, 4096, &cap, path, err)) < 0)
+		return lv_err_wrap(err, "pool");
+	if (!json_object_get(pool, "cap") && target > cap)
+		cap = target;
+	if (target > cap)
+		return lv_err_msg(err, EINVAL, "%s: pool: target %llu is over cap %llu", path, (unsigned long long)target,
+				  (unsigned long long)cap);
+	cfg->pool_target = (unsigned)target;
+	cfg->pool_cap = (unsigned)cap;
+	return 0;
+}
+
 int rt_config_load(struct rt_config *cfg, struct lv_error **err)
 {
 	static const char *const backends[] = { "auto", "qemu", "kvm", "xen", NULL };
@@ -91,6 +121,8 @@ int rt_config_load(struct rt_config *cfg, struct lv_error **err)
 	cfg->initramfs_max_mib = 64;
 	cfg->initramfs_compress = 6;
 	cfg->boot_timeout_ms = 60000;
+	cfg->pool_target = 0;
+	cfg->pool_cap = 8;
 	if (!cfg->backend || !cfg->accel || !cfg->kernel || !cfg->qemu || !cfg->cache_dir || !cfg->sandbox ||
 	    !cfg->rootfs_delivery)
 		return lv_err(err, ENOMEM, "runtime config");
@@ -155,6 +187,7 @@ int rt_config_load(struct rt_config *cfg, struct lv_error **err)
 	if ((r = get_uint(root, "boot_timeout_ms", 100, 3600000, &u, path, err)) < 0)
 		goto out;
 	cfg->boot_timeout_ms = (unsigned)u;
+	r = get_pool(root, cfg, path, err);
 out:
 	json_decref(root);
 	return r;

@@ -27,6 +27,11 @@ struct rt_config {
 	uint64_t initramfs_max_mib;
 	int initramfs_compress; /* gzip level, 0 = none */
 	unsigned boot_timeout_ms;
+	/* "pool": {"target": N, "cap": M}: lightvm-poold keeps N shells of the
+	 * default key (backend qemu, memory_mib, vcpus, kernel) ready, and
+	 * never more than M of any key (FILL may raise a target up to M). */
+	unsigned pool_target;
+	unsigned pool_cap;
 };
 
 int rt_config_load(struct rt_config *cfg, struct lv_error **err);

@@ -26,6 +26,13 @@ struct hv_vm_config {
 	 * when initrd is the shared init-only shell; NULL: the rootfs is in
 	 * the initrd.  Backends ignore it. */
 	const char *rootfs_archive;
+	/* The VMM outlives whoever launched it: no PR_SET_PDEATHSIG.  For the
+	 * shells of lightvm-poold, which hands them to monitors: a daemon that
+	 * dies must not take the containers running on its shells with it (the
+	 * daemon reclaims what it did not hand out when it starts again). */
+	bool detach_vmm;
+	/* A name for the VMM process's command line (QEMU's -name), or NULL. */
+	const char *name;
 };
 
 struct hv_vm {
@@ -51,6 +58,11 @@ struct hv_ops {
 	int (*start)(struct hv_vm *vm, struct lv_error **err);
 	int (*pause)(struct hv_vm *vm, struct lv_error **err);
 	int (*resume)(struct hv_vm *vm, struct lv_error **err);
+	/* Optional: takes over a VM another process launched (a pool shell
+	 * claimed from lightvm-poold): a pidfd of its VMM and the host end of
+	 * its control channel, both consumed, on failure too.  The VMM is
+	 * then not our child: destroy kills it and the daemon reaps it. */
+	int (*adopt)(struct hv_vm *vm, int pidfd, int ctl_fd, struct lv_error **err);
 	/* After exit_fd became readable (or to stop it): ends the VM at once,
 	 * reaps it and frees backend state.  Safe to call more than once. */
 	void (*destroy)(struct hv_vm *vm);

@@ -23,6 +23,7 @@
 
 struct qemu_priv {
 	bool reaped;
+	bool adopted; /* a pool shell: not our child, so never waited for */
 	bool paused;
 };
 
@@ -91,6 +92,22 @@ static int build_argv(const struct rt_config *cfg, const struct hv_vm_config *vc
 	FMT("%u", vc->vcpus);
 	ARG("-nodefaults");
 	ARG("-no-user-config");
+	if (vc->name) {
+		/* QEMU's option syntax: a comma in a value is written twice. */
+		size_t len = strlen(vc->name), j = 0;
+		char *q = malloc(2 * len + 1);
+		if (!q)
+			return lv_err(err, ENOMEM, "qemu argv");
+		for (size_t i = 0; i < len; i++) {
+			q[j++] = vc->name[i];
+			if (vc->name[i] == ',')
+				q[j++] = ',';
+		}
+		q[j] = '\0';
+		bufs[b++] = q;
+		ARG("-name");
+		ARG(q);
+	}
 	ARG("-display");
 	ARG("none");
 	ARG("-no-reboot");
@@ -120,15 +137,17 @@ static int build_argv(const struct rt_config *cfg, const struct hv_vm_config *vc
 }
 
 /* Runs in the forked child: only async-signal-safe calls until exec. */
-static void qemu_child(const char *const argv[], int ctl, int logfd, pid_t parent)
+static void qemu_child(const char *const argv[], int ctl, int logfd, pid_t parent, bool detach)
 {
 	sigset_t none;
 	int devnull;
 
 	setsid(); /* no SIGINT/SIGHUP/SIGWINCH from the monitor's terminal */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(127);
+	if (!detach) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -184,7 +203,7 @@ static int qemu_launch(const struct rt_config *cfg, const struct hv_vm_config *v
 		goto out;
 	}
 	if (pid == 0)
-		qemu_child(argv, sv[1], logfd, parent);
+		qemu_child(argv, sv[1], logfd, parent, vc->detach_vmm);
 
 	vm->ops = &hv_qemu_ops;
 	vm->vmm_pid = pid;
@@ -232,10 +251,66 @@ static int qemu_resume(struct hv_vm *vm, struct lv_error **err)
 	return 0;
 }
 
+/* /proc/self/fdinfo/<pidfd> names the process: "Pid:\t<pid>" (-1 once
+ * it has been reaped, 0 when it is not in our pid namespace). */
+static int pidfd_pid(int pidfd, pid_t *pid, struct lv_error **err)
+{
+	char path[64], line[128];
+	cleanup_fclose FILE *f = NULL;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	f = fopen(path, "re");
+	if (!f)
+		return lv_err(err, errno, "open %s", path);
+	while (fgets(line, sizeof(line), f)) {
+		int v;
+		if (sscanf(line, "Pid: %d", &v) == 1) {
+			if (v <= 0)
+				return lv_err_msg(err, ESRCH, "the claimed VMM is gone (pidfd says pid %d)", v);
+			*pid = v;
+			return 0;
+		}
+	}
+	return lv_err_msg(err, EINVAL, "fd %d is not a pidfd", pidfd);
+}
+
+static int qemu_adopt(struct hv_vm *vm, int pidfd, int ctl_fd, struct lv_error **err)
+{
+	struct qemu_priv *p;
+	pid_t pid = 0;
+	int r = pidfd_pid(pidfd, &pid, err);
+
+	if (r < 0) {
+		close(pidfd);
+		close(ctl_fd);
+		return r;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		close(pidfd);
+		close(ctl_fd);
+		return lv_err(err, ENOMEM, "qemu backend");
+	}
+	p->adopted = true;
+	vm->ops = &hv_qemu_ops;
+	vm->vmm_pid = pid;
+	vm->exit_fd = pidfd;
+	vm->ctl_fd = ctl_fd;
+	vm->priv = p;
+	rt_proc_start_time(pid, &vm->vmm_start, NULL, NULL);
+	return 0;
+}
+
 static void qemu_destroy(struct hv_vm *vm)
 {
 	struct qemu_priv *p = vm->priv;
 
+	if (vm->vmm_pid > 0 && p && p->adopted && !p->reaped) {
+		/* The pidfd pins nothing, but the daemon, its parent, reaps it
+		 * only after it died: until then the pid is still this QEMU. */
+		kill(vm->vmm_pid, SIGKILL);
+		p->reaped = true;
+	}
 	if (vm->vmm_pid > 0 && p && !p->reaped) {
 		kill(vm->vmm_pid, SIGKILL);
 		while (waitpid(vm->vmm_pid, NULL, 0) < 0 && errno == EINTR)
@@ -257,5 +332,6 @@ const struct hv_ops hv_qemu_ops = {
 	.launch = qemu_launch,
 	.pause = qemu_pause,
 	.resume = qemu_resume,
+	.adopt = qemu_adopt,
 	.destroy = qemu_destroy,
 };

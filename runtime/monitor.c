@@ -19,6 +19,7 @@
 #include "../lib/cleanup.h"
 #include "../noxs/chan.h"
 #include "ctl.h"
+#include "pool.h"
 #include "sandbox.h"
 #include "state.h"
 
@@ -29,6 +30,7 @@ struct monitor {
 	struct rt_context *ctx;
 	struct hv_vm vm;
 	bool vm_up;
+	bool claimed;    /* the VM is a shell claimed from lightvm-poold */
 	enum mon_phase phase;
 	bool paused;
 	int dirfd;
@@ -598,7 +600,7 @@ static int monitor_setup(struct monitor *m, struct lv_error **err)
 			return lv_err(err, errno, "open the rootfs archive %s", a->vm_config.rootfs_archive);
 	}
 	m->t_launch = now_ns();
-	r = a->ops->launch(&m->ctx->config, &a->vm_config, &m->vm, err);
+	r = rt_pool_launch(m->ctx, a->ops, &a->vm_config, &m->vm, &m->claimed, err);
 	if (r < 0)
 		return r;
 	m->vm_up = true;

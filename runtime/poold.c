@@ -1,0 +1,741 @@
+/* lightvm-poold: keeps pools of pre-booted QEMU shells and hands them to
+ * claiming monitors (runtime/POOL.md, "Design of the pool").
+ *
+ * One thread, one epoll loop over: the listening socket, its clients (one
+ * request, one reply, strictly alternating), a signalfd (SIGCHLD: reap our
+ * QEMUs; SIGTERM/SIGINT: drain and exit) and, for every shell handed out,
+ * a pidfd of the claiming monitor: when it dies, the daemon kills that
+ * QEMU if it still runs.  The daemon stays the parent of every QEMU it
+ * started, claimed or not, and so reaps them all.
+ *
+ * Each shell has ROOT/pool/<id>/ with QEMU's vmm.log and a record,
+ * "shell": "qemu <pid> <start>\n" and, once claimed, "claimed <pid>
+ * <start>\n" of its monitor.  On start the daemon reclaims what a previous
+ * one left: it kills every recorded QEMU that was not handed out or whose
+ * monitor is gone, and removes the records.
+ *
+ * Shells are not stopped after boot (POOL.md says SIGSTOP): in protocol
+ * version 1 the guest init says nothing until it has its rootfs, so the
+ * daemon cannot tell "booted and waiting" from "booting"; an idle guest
+ * blocked on its port costs no CPU, and a claimed shell still booting is
+ * only as slow as a cold start.  Claims take the oldest shell first. */
+#include "pool.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../lib/cleanup.h"
+#include "guest_blob.h"
+#include "initramfs.h"
+#include "state.h"
+#include "state_internal.h"
+
+/* Between two launches for one key: one QEMU boots at a time per key. */
+#define POOLD_LAUNCH_GAP_MS 400
+#define POOLD_RETRY_MS 2000 /* after a failed launch */
+
+enum watch_kind { W_LISTEN = 1, W_SIGNAL, W_CLIENT, W_MONITOR };
+
+struct watch {
+	enum watch_kind kind;
+	int fd;
+	void *obj;
+};
+
+struct pd_shell {
+	struct watch mon; /* W_MONITOR: pidfd of the claiming monitor, or -1 */
+	uint64_t id;
+	unsigned pool;
+	pid_t pid;
+	unsigned long long start;
+	int pidfd, ctl;   /* the daemon's copies, until handed out */
+	bool claimed;
+	struct pd_shell *next;
+};
+
+struct pd_pool {
+	struct pool_key key;
+	unsigned target, cap;
+	uint64_t next_launch_ms;
+};
+
+struct poold {
+	struct rt_context *ctx;
+	int ep;
+	struct watch lw, sw;
+	char *sock_path, *dir, *initrd;
+	struct pd_pool pools[POOL_MAX_POOLS];
+	unsigned npools;
+	struct pd_shell *shells; /* oldest first */
+	uint64_t next_id;
+	bool stop;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int watch_add(struct poold *pd, struct watch *w, struct lv_error **err)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
+
+	if (epoll_ctl(pd->ep, EPOLL_CTL_ADD, w->fd, &ev) < 0)
+		return lv_err(err, errno, "epoll_ctl");
+	return 0;
+}
+
+static void watch_close(struct poold *pd, struct watch *w)
+{
+	if (w->fd < 0)
+		return;
+	epoll_ctl(pd->ep, EPOLL_CTL_DEL, w->fd, NULL);
+	close(w->fd);
+	w->fd = -1;
+}
+
+/* Removes ROOT/pool/<id>/ and what the daemon and QEMU put there. */
+static void record_remove(struct poold *pd, uint64_t id)
+{
+	char path[PATH_MAX];
+	static const char *const files[] = { "shell", "shell.tmp", "vmm.log", "console.log" };
+
+	for (size_t i = 0; i < LV_ARRAY_SIZE(files); i++) {
+		snprintf(path, sizeof(path), "%s/%llu/%s", pd->dir, (unsigned long long)id, files[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/%llu", pd->dir, (unsigned long long)id);
+	if (rmdir(path) < 0 && errno != ENOENT)
+		rt_log(&pd->ctx->log, RT_LOG_WARN, "poold: cannot remove %s: %s", path, strerror(errno));
+}
+
+static void record_write(struct poold *pd, const struct pd_shell *sh, pid_t monitor, unsigned long long mstart)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s/%llu/shell.tmp", pd->dir, (unsigned long long)sh->id);
+	snprintf(path, sizeof(path), "%s/%llu/shell", pd->dir, (unsigned long long)sh->id);
+	f = fopen(tmp, "we");
+	if (!f)
+		goto fail;
+	fprintf(f, "qemu %d %llu\n", (int)sh->pid, sh->start);
+	if (monitor > 0)
+		fprintf(f, "claimed %d %llu\n", (int)monitor, mstart);
+	if (fclose(f) != 0 || rename(tmp, path) < 0)
+		goto fail;
+	return;
+fail:
+	rt_log(&pd->ctx->log, RT_LOG_WARN, "poold: cannot record shell %llu in %s: %s", (unsigned long long)sh->id,
+	       path, strerror(errno));
+}
+
+static bool key_equal(const struct pool_key *a, const struct pool_key *b)
+{
+	return a->mem_mib == b->mem_mib && a->vcpus == b->vcpus && strcmp(a->backend, b->backend) == 0 &&
+	       strcmp(a->kernel, b->kernel) == 0;
+}
+
+static struct pd_pool *pool_find(struct poold *pd, const struct pool_key *key)
+{
+	for (unsigned i = 0; i < pd->npools; i++)
+		if (key_equal(&pd->pools[i].key, key))
+			return &pd->pools[i];
+	return NULL;
+}
+
+static unsigned pool_ready(const struct poold *pd, unsigned pool)
+{
+	unsigned n = 0;
+
+	for (const struct pd_shell *sh = pd->shells; sh; sh = sh->next)
+		n += !sh->claimed && sh->pool == pool;
+	return n;
+}
+
+static void shell_launch(struct poold *pd, unsigned pool)
+{
+	struct pd_pool *p = &pd->pools[pool];
+	struct lv_error *err = NULL;
+	struct hv_vm vm = { .exit_fd = -1, .ctl_fd = -1 };
+	struct pd_shell *sh;
+	char dir[PATH_MAX];
+	uint64_t id = pd->next_id++;
+
+	p->next_launch_ms = now_ms() + POOLD_LAUNCH_GAP_MS;
+	snprintf(dir, sizeof(dir), "%s/%llu", pd->dir, (unsigned long long)id);
+	struct hv_vm_config vc = {
+		.kernel = pd->ctx->config.kernel,
+		.initrd = pd->initrd,
+		.init_path = RT_GUEST_INIT_PATH,
+		.mem_mib = p->key.mem_mib,
+		.vcpus = p->key.vcpus,
+		.debug_log_fd = -1,
+		.state_dir = dir,
+		.detach_vmm = true,
+		.name = dir,
+	};
+	sh = calloc(1, sizeof(*sh));
+	if (!sh) {
+		lv_err(&err, ENOMEM, "shell");
+		goto fail;
+	}
+	if (mkdir(dir, 0700) < 0) {
+		lv_err(&err, errno, "mkdir %s", dir);
+		goto fail;
+	}
+	if (hv_qemu_ops.launch(&pd->ctx->config, &vc, &vm, &err) < 0) {
+		record_remove(pd, id);
+		goto fail;
+	}
+	free(vm.priv); /* the backend's bookkeeping: the daemon keeps its own */
+	*sh = (struct pd_shell){ .mon = { .kind = W_MONITOR, .fd = -1, .obj = sh }, .id = id, .pool = pool,
+				 .pid = vm.vmm_pid, .start = vm.vmm_start, .pidfd = vm.exit_fd, .ctl = vm.ctl_fd };
+	record_write(pd, sh, 0, 0);
+	struct pd_shell **tail = &pd->shells;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = sh;
+	rt_debug(&pd->ctx->log, "poold: shell %llu launched (qemu %d, %u MiB, %u vCPUs)", (unsigned long long)id,
+		 (int)sh->pid, p->key.mem_mib, p->key.vcpus);
+	return;
+fail:
+	free(sh);
+	p->next_launch_ms = now_ms() + POOLD_RETRY_MS;
+	rt_log(&pd->ctx->log, RT_LOG_ERROR, "poold: launching a shell: %s", err ? err->msg : "failed");
+	lv_error_free(&err);
+}
+
+/* Ends a shell's QEMU; the reaper removes it when it is gone. */
+static void shell_kill(struct pd_shell *sh)
+{
+	kill(sh->pid, SIGKILL); /* our unreaped child: the pid cannot be reused */
+	if (sh->pidfd >= 0)
+		close(sh->pidfd);
+	if (sh->ctl >= 0)
+		close(sh->ctl);
+	sh->pidfd = sh->ctl = -1;
+	sh->claimed = true; /* never handed out again */
+	sh->pool = POOL_MAX_POOLS;
+}
+
+static void reap(struct poold *pd)
+{
+	pid_t pid;
+
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
+		struct pd_shell **pp = &pd->shells;
+		while (*pp && (*pp)->pid != pid)
+			pp = &(*pp)->next;
+		if (!*pp)
+			continue;
+		struct pd_shell *sh = *pp;
+		*pp = sh->next;
+		if (!sh->claimed)
+			rt_log(&pd->ctx->log, RT_LOG_WARN, "poold: shell %llu (qemu %d) died unclaimed",
+			       (unsigned long long)sh->id, (int)pid);
+		watch_close(pd, &sh->mon);
+		if (sh->pidfd >= 0)
+			close(sh->pidfd);
+		if (sh->ctl >= 0)
+			close(sh->ctl);
+		record_remove(pd, sh->id);
+		free(sh);
+	}
+}
+
+static void refill(struct poold *pd, int *timeout)
+{
+	uint64_t now = now_ms();
+
+	*timeout = -1;
+	if (pd->stop)
+		return;
+	for (unsigned i = 0; i < pd->npools; i++) {
+		struct pd_pool *p = &pd->pools[i];
+		if (pool_ready(pd, i) >= p->target || pool_ready(pd, i) >= p->cap)
+			continue;
+		if (now >= p->next_launch_ms)
+			shell_launch(pd, i);
+		if (pool_ready(pd, i) < p->target) {
+			int left = (int)(p->next_launch_ms > now ? p->next_launch_ms - now : 0);
+			if (*timeout < 0 || left < *timeout)
+				*timeout = left;
+		}
+	}
+}
+
+static void reply_error(int fd, int errnum, const char *fmt, ...) LV_PRINTF(3, 4);
+static void reply_error(int fd, int errnum, const char *fmt, ...)
+{
+	struct pool_msg m = { .type = POOL_MSG_ERROR };
+	struct lv_error *err = NULL;
+	va_list ap;
+
+	m.error.errnum = (uint32_t)errnum;
+	m.error.min_version = POOL_PROTO_MIN_VERSION;
+	m.error.max_version = POOL_PROTO_VERSION;
+	va_start(ap, fmt);
+	vsnprintf(m.error.text, sizeof(m.error.text), fmt, ap);
+	va_end(ap);
+	pool_send(fd, &m, NULL, 0, &err);
+	lv_error_free(&err);
+}
+
+static int reply(int fd, uint16_t type)
+{
+	struct pool_msg m = { .type = type };
+	struct lv_error *err = NULL;
+	int r = pool_send(fd, &m, NULL, 0, &err);
+
+	lv_error_free(&err);
+	return r;
+}
+
+static void handle_claim(struct poold *pd, int fd, const struct pool_claim *c)
+{
+	struct pd_pool *p = pool_find(pd, &c->key);
+	struct pool_msg m = { .type = POOL_MSG_CLAIMED };
+	struct lv_error *err = NULL;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct pd_shell *sh = NULL;
+	unsigned long long mstart = 0;
+	unsigned pool = p ? (unsigned)(p - pd->pools) : 0;
+
+	for (sh = p ? pd->shells : NULL; sh; sh = sh->next)
+		if (!sh->claimed && sh->pool == pool)
+			break;
+	if (!sh || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		reply(fd, POOL_MSG_NONE);
+		return;
+	}
+	m.claimed.shell_id = sh->id;
+	m.claimed.nfds = 2;
+	m.claimed.roles[0] = POOL_FD_PIDFD;
+	m.claimed.roles[1] = POOL_FD_CTL;
+	if (pool_send(fd, &m, (int[]){ sh->pidfd, sh->ctl }, 2, &err) < 0) {
+		/* Maybe half-delivered: never hand it out again. */
+		rt_log(&pd->ctx->log, RT_LOG_WARN, "poold: handing out shell %llu: %s", (unsigned long long)sh->id,
+		       err->msg);
+		lv_error_free(&err);
+		shell_kill(sh);
+		return;
+	}
+	close(sh->pidfd);
+	close(sh->ctl);
+	sh->pidfd = sh->ctl = -1;
+	sh->claimed = true;
+	sh->pool = POOL_MAX_POOLS;
+	sh->mon.fd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
+	rt_proc_start_time(cred.pid, &mstart, NULL, NULL);
+	record_write(pd, sh, cred.pid, mstart);
+	rt_debug(&pd->ctx->log, "poold: shell %llu (qemu %d) claimed by monitor %d", (unsigned long long)sh->id,
+		 (int)sh->pid, (int)cred.pid);
+	if (sh->mon.fd < 0 || watch_add(pd, &sh->mon, &err) < 0) {
+		lv_error_free(&err);
+		shell_kill(sh); /* the monitor is already gone */
+	}
+}
+
+static void handle_fill(struct poold *pd, int fd, const struct pool_fill *f)
+{
+	struct pd_pool *p = pool_find(pd, &f->key);
+	unsigned cap = p ? p->cap : pd->ctx->config.pool_cap;
+
+	if (strcmp(f->key.backend, "qemu") != 0) {
+		reply_error(fd, EOPNOTSUPP, "no pool for backend \"%s\" (only qemu has shells)", f->key.backend);
+		return;
+	}
+	if (f->target > cap) {
+		reply_error(fd, ERANGE, "target %u is over the pool's cap %u (runtime config \"pool\": {\"cap\"})",
+			    f->target, cap);
+		return;
+	}
+	if (!p) {
+		if (pd->npools == POOL_MAX_POOLS) {
+			reply_error(fd, ENOSPC, "already %u pools", pd->npools);
+			return;
+		}
+		p = &pd->pools[pd->npools++];
+		*p = (struct pd_pool){ .key = f->key, .cap = cap };
+	}
+	p->target = f->target;
+	reply(fd, POOL_MSG_OK);
+}
+
+/* A drained pool keeps existing with target 0: otherwise the refill
+ * would make its shells again at once. */
+static void handle_drain(struct poold *pd, int fd, const struct pool_drain *d)
+{
+	struct pd_pool *p = (d->flags & POOL_DRAIN_ALL) ? NULL : pool_find(pd, &d->key);
+
+	if (!(d->flags & POOL_DRAIN_ALL) && !p) {
+		reply_error(fd, ENOENT, "no such pool");
+		return;
+	}
+	for (unsigned i = 0; i < pd->npools; i++) {
+		if (p && p != &pd->pools[i])
+			continue;
+		pd->pools[i].target = 0;
+		for (struct pd_shell *sh = pd->shells; sh; sh = sh->next)
+			if (!sh->claimed && sh->pool == i)
+				shell_kill(sh);
+	}
+	reply(fd, POOL_MSG_OK);
+}
+
+static void handle_status(struct poold *pd, int fd)
+{
+	struct pool_msg *m = calloc(1, sizeof(*m));
+	struct lv_error *err = NULL;
+
+	if (!m) {
+		reply_error(fd, ENOMEM, "status");
+		return;
+	}
+	m->type = POOL_MSG_STATUS_REPLY;
+	m->status.count = (uint16_t)pd->npools;
+	for (unsigned i = 0; i < pd->npools; i++) {
+		struct pool_entry *e = &m->status.pools[i];
+		e->key = pd->pools[i].key;
+		e->ready = pool_ready(pd, i);
+		e->target = pd->pools[i].target;
+		e->cap = pd->pools[i].cap;
+		if (e->ready > e->cap)
+			e->ready = e->cap; /* a lowered cap: the extra shells go as they are claimed */
+	}
+	pool_send(fd, m, NULL, 0, &err);
+	lv_error_free(&err);
+	free(m);
+}
+
+/* false: close the connection. */
+static bool handle_client(struct poold *pd, int fd)
+{
+	struct pool_msg *m = calloc(1, sizeof(*m));
+	struct lv_error *err = NULL;
+	unsigned nfds = 0;
+	int dummy, r;
+	bool keep = true;
+
+	if (!m)
+		return false;
+	r = pool_recv(fd, m, &dummy, 0, &nfds, 0, &err);
+	if (r == -EPROTONOSUPPORT) {
+		reply_error(fd, EPROTONOSUPPORT, "version %u is not spoken here", m->version);
+		keep = false;
+	} else if (r < 0) {
+		if (r != -ECONNRESET && r != -ETIMEDOUT)
+			rt_debug(&pd->ctx->log, "poold: client: %s", err->msg);
+		keep = r == -ETIMEDOUT;
+	} else {
+		switch (m->type) {
+		case POOL_MSG_HELLO: {
+			struct pool_msg ok = { .type = POOL_MSG_HELLO_OK, .hello_ok.version = POOL_PROTO_VERSION };
+			if (m->hello.min_version > POOL_PROTO_VERSION) {
+				reply_error(fd, EPROTONOSUPPORT, "versions %u..%u are not spoken here",
+					    m->hello.min_version, m->hello.max_version);
+				keep = false;
+			} else {
+				pool_send(fd, &ok, NULL, 0, &err);
+			}
+			break;
+		}
+		case POOL_MSG_CLAIM:
+			handle_claim(pd, fd, &m->claim);
+			break;
+		case POOL_MSG_STATUS:
+			handle_status(pd, fd);
+			break;
+		case POOL_MSG_FILL:
+			handle_fill(pd, fd, &m->fill);
+			break;
+		case POOL_MSG_DRAIN:
+			handle_drain(pd, fd, &m->drain);
+			break;
+		default:
+			reply_error(fd, EPROTO, "%s is not a request", pool_type_name(m->type));
+			keep = false;
+		}
+	}
+	lv_error_free(&err);
+	free(m);
+	return keep;
+}
+
+static void accept_clients(struct poold *pd)
+{
+	int fd;
+
+	while ((fd = accept4(pd->lw.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		struct lv_error *err = NULL;
+		struct watch *w = malloc(sizeof(*w));
+		if (!w) {
+			close(fd);
+			continue;
+		}
+		*w = (struct watch){ .kind = W_CLIENT, .fd = fd, .obj = w };
+		if (watch_add(pd, w, &err) < 0) {
+			lv_error_free(&err);
+			close(fd);
+			free(w);
+		}
+	}
+}
+
+static void handle_signals(struct poold *pd)
+{
+	struct signalfd_siginfo si;
+
+	while (read(pd->sw.fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			pd->stop = true;
+	}
+}
+
+/* Whether pid is the process that started at start, alive. */
+static bool same_live(pid_t pid, unsigned long long start)
+{
+	unsigned long long now = 0;
+	bool zombie = false;
+
+	return pid > 0 && rt_proc_start_time(pid, &now, &zombie, NULL) == 0 && now == start && !zombie;
+}
+
+/* A QEMU of a previous daemon: no longer our child, so watch a pidfd. */
+static void kill_foreign(pid_t pid, unsigned long long start)
+{
+	cleanup_close int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+	if (pidfd < 0 || !same_live(pid, start))
+		return;
+	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	poll(&pfd, 1, 2000);
+}
+
+static void reclaim(struct poold *pd)
+{
+	cleanup_dir DIR *d = opendir(pd->dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		char path[PATH_MAX], line[128];
+		cleanup_fclose FILE *f = NULL;
+		int qpid = 0, mpid = 0;
+		unsigned long long id, qstart = 0, mstart = 0;
+		char *end;
+
+		if (de->d_name[0] == '.')
+			continue;
+		id = strtoull(de->d_name, &end, 10);
+		if (*end || id == 0)
+			continue;
+		if (id >= pd->next_id)
+			pd->next_id = id + 1;
+		snprintf(path, sizeof(path), "%s/%s/shell", pd->dir, de->d_name);
+		f = fopen(path, "re");
+		while (f && fgets(line, sizeof(line), f)) {
+			sscanf(line, "qemu %d %llu", &qpid, &qstart);
+			sscanf(line, "claimed %d %llu", &mpid, &mstart);
+		}
+		if (mpid > 0 && same_live(mpid, mstart)) {
+			rt_log(&pd->ctx->log, RT_LOG_INFO, "poold: shell %llu is in use by monitor %d: left alone", id, mpid);
+			continue;
+		}
+		if (qpid > 0) {
+			rt_log(&pd->ctx->log, RT_LOG_INFO, "poold: reclaiming shell %llu (qemu %d)", id, qpid);
+			kill_foreign(qpid, qstart);
+		}
+		record_remove(pd, id);
+	}
+}
+
+static int setup(struct poold *pd, struct lv_error **err)
+{
+	struct rt_config *cfg = &pd->ctx->config;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	sigset_t set;
+	int r;
+
+	struct rt_initramfs_req req = {
+		.cache_dir = cfg->cache_dir,
+		.init = rt_guest_init_start,
+		.init_len = (size_t)(rt_guest_init_end - rt_guest_init_start),
+		.init_path = RT_GUEST_INIT_PATH,
+		.max_bytes = cfg->initramfs_max_mib << 20,
+		.compress_level = cfg->initramfs_compress,
+		.shell = true,
+	};
+	r = hv_qemu_ops.check(cfg, err);
+	if (r < 0)
+		return r;
+	r = rt_initramfs_get(&req, &pd->initrd, err);
+	if (r < 0)
+		return lv_err_wrap(err, "the shell initramfs");
+	if ((mkdir(pd->ctx->root, 0700) < 0 && errno != EEXIST) || (mkdir(pd->dir, 0700) < 0 && errno != EEXIST))
+		return lv_err(err, errno, "mkdir %s", pd->dir);
+	if (strlen(pd->sock_path) >= sizeof(sa.sun_path))
+		return lv_err_msg(err, ENAMETOOLONG, "socket path %s is too long", pd->sock_path);
+	strcpy(sa.sun_path, pd->sock_path);
+	{
+		struct lv_error *cerr = NULL;
+		int c = pool_connect(pd->sock_path, 100, &cerr);
+		lv_error_free(&cerr);
+		if (c >= 0) {
+			close(c);
+			return lv_err_msg(err, EADDRINUSE, "a pool daemon already listens on %s", pd->sock_path);
+		}
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGCHLD);
+	signal(SIGPIPE, SIG_IGN);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return lv_err(err, errno, "sigprocmask");
+	pd->sw = (struct watch){ .kind = W_SIGNAL, .fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK) };
+	pd->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (pd->sw.fd < 0 || pd->ep < 0)
+		return lv_err(err, errno, "signalfd/epoll");
+	reclaim(pd);
+	unlink(pd->sock_path); /* stale: nobody answered on it */
+	pd->lw = (struct watch){ .kind = W_LISTEN, .fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0) };
+	if (pd->lw.fd < 0)
+		return lv_err(err, errno, "socket");
+	mode_t old = umask(0177);
+	r = bind(pd->lw.fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0)
+		return lv_err(err, errno, "bind %s", pd->sock_path);
+	if (chmod(pd->sock_path, 0600) < 0 || listen(pd->lw.fd, 128) < 0)
+		return lv_err(err, errno, "listen on %s", pd->sock_path);
+	if ((r = watch_add(pd, &pd->lw, err)) < 0 || (r = watch_add(pd, &pd->sw, err)) < 0)
+		return r;
+	if (cfg->pool_target > 0) {
+		struct pd_pool *p = &pd->pools[pd->npools];
+		r = rt_pool_key(cfg, "qemu", cfg->default_mem_mib, cfg->default_vcpus, &p->key, err);
+		if (r < 0)
+			return r;
+		p->target = cfg->pool_target;
+		p->cap = cfg->pool_cap;
+		pd->npools++;
+	}
+	return 0;
+}
+
+/* Unclaimed shells go; claimed ones whose monitor is gone too; the rest
+ * keep running for their containers, recorded for the next daemon. */
+static void teardown(struct poold *pd)
+{
+	struct pd_shell *sh, *next;
+
+	if (pd->lw.fd >= 0) {
+		watch_close(pd, &pd->lw);
+		unlink(pd->sock_path);
+	}
+	for (sh = pd->shells; sh; sh = next) {
+		next = sh->next;
+		struct pollfd pfd = { .fd = sh->mon.fd, .events = POLLIN };
+		bool mon_alive = sh->mon.fd >= 0 && poll(&pfd, 1, 0) == 0;
+		if (!sh->claimed || !mon_alive) {
+			shell_kill(sh);
+			while (waitpid(sh->pid, NULL, 0) < 0 && errno == EINTR)
+				;
+			record_remove(pd, sh->id);
+		}
+		watch_close(pd, &sh->mon);
+		if (sh->pidfd >= 0)
+			close(sh->pidfd);
+		if (sh->ctl >= 0)
+			close(sh->ctl);
+		free(sh);
+	}
+	pd->shells = NULL;
+	rmdir(pd->dir); /* fails while a container still runs on a shell */
+	if (pd->sw.fd >= 0)
+		close(pd->sw.fd);
+	if (pd->ep >= 0)
+		close(pd->ep);
+	free(pd->initrd);
+	free(pd->sock_path);
+	free(pd->dir);
+}
+
+int rt_poold_run(struct rt_context *ctx, struct lv_error **err)
+{
+	struct poold pd = { .ctx = ctx, .ep = -1, .lw.fd = -1, .sw.fd = -1, .next_id = 1 };
+	int r, timeout;
+
+	if (asprintf(&pd.dir, "%s/%s", ctx->root, RT_POOL_DIR) < 0) {
+		pd.dir = NULL;
+		return lv_err(err, ENOMEM, "poold");
+	}
+	r = rt_pool_sock_path(ctx->root, &pd.sock_path, err);
+	if (r == 0)
+		r = setup(&pd, err);
+	if (r < 0)
+		goto out;
+	rt_log(&ctx->log, RT_LOG_INFO, "poold: listening on %s", pd.sock_path);
+	refill(&pd, &timeout);
+	while (!pd.stop) {
+		struct epoll_event ev[16];
+		int n = epoll_wait(pd.ep, ev, 16, timeout);
+
+		if (n < 0 && errno != EINTR) {
+			r = lv_err(err, errno, "epoll_wait");
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct watch *w = ev[i].data.ptr;
+			switch (w->kind) {
+			case W_LISTEN:
+				accept_clients(&pd);
+				break;
+			case W_SIGNAL:
+				handle_signals(&pd);
+				break;
+			case W_CLIENT:
+				if (!handle_client(&pd, w->fd)) {
+					watch_close(&pd, w);
+					free(w);
+				}
+				break;
+			case W_MONITOR: {
+				struct pd_shell *sh = w->obj;
+				rt_debug(&ctx->log, "poold: the monitor of shell %llu is gone: ending qemu %d",
+					 (unsigned long long)sh->id, (int)sh->pid);
+				watch_close(&pd, w);
+				kill(sh->pid, SIGKILL); /* our child until reaped, and the reaper frees sh */
+				break;
+			}
+			}
+		}
+		/* After the batch: a shell freed here may have had an event in it. */
+		reap(&pd);
+		refill(&pd, &timeout);
+	}
+	rt_log(&ctx->log, RT_LOG_INFO, "poold: stopping");
+out:
+	teardown(&pd);
+	return r;
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env bats
+# lightvm poold: a pool of pre-booted QEMU shells that create claims
+# (runtime/POOL.md).  Channel delivery, qemu backend; each test starts its
+# own daemon and stops it.
+
+load helpers
+
+function setup() {
+	setup_lightvm_test
+	local cfg
+	cfg=$(<"$LIGHTVM_CONFIG")
+	printf '%s' "${cfg%\}*}, \"rootfs_delivery\": \"channel\"}" >"$LIGHTVM_CONFIG"
+}
+
+# A daemon a failed test left running goes first: it owns the shells.
+function teardown() {
+	[ -z "${POOLD_PID:-}" ] || stop_poold || true
+	teardown_lightvm_test
+}
+
+# start_poold: a daemon for $ROOT, in the background, until its socket is up.
+function start_poold() {
+	"$LIGHTVM_BIN" --root "$ROOT" --debug --log "$TESTDIR/poold.log" poold </dev/null >/dev/null 2>&1 &
+	POOLD_PID=$!
+	track_bg "$POOLD_PID"
+	for _ in {1..100}; do [ -S "$ROOT/poold.sock" ] && return 0; sleep 0.05; done
+	fail "poold did not make $ROOT/poold.sock"
+}
+
+function stop_poold() {
+	kill -TERM "$POOLD_PID" 2>/dev/null || true
+	for _ in {1..100}; do kill -0 "$POOLD_PID" 2>/dev/null || break; sleep 0.05; done
+	wait "$POOLD_PID" 2>/dev/null || true
+	[ ! -e "$ROOT/poold.sock" ] || fail "poold left its socket"
+}
+
+# ready_shells: the READY column of the one pool.
+function ready_shells() {
+	lightvm pool status
+	[ "$status" -eq 0 ] || return 1
+	awk 'NR == 2 { print $4 }' <<<"$output"
+}
+
+function wait_ready() {
+	local want=$1 n
+	for _ in {1..100}; do
+		n=$(ready_shells)
+		[ "$n" = "$want" ] && return 0
+		sleep 0.1
+	done
+	fail "pool: $n ready shells, wanted $want"
+}
+
+function qemus_of_test() {
+	grep -lsaF -- "$ROOT/pool" /proc/[0-9]*/cmdline 2>/dev/null | while read -r f; do
+		f=${f#/proc/}
+		pid_alive "${f%/cmdline}" && echo "${f%/cmdline}"
+	done
+}
+
+@test "pool: a claimed shell runs the container; the pool refills; the monitor is the container's pid (one VM)" {
+	requires root lightvm kernel
+	start_poold
+	lightvm pool fill --target 1
+	[ "$status" -eq 0 ]
+	wait_ready 1
+	set_cmd sh -c 'echo from-a-shell; exit 5'
+	lightvm_split run --bundle "$BUNDLE" pl0 </dev/null
+	[ "$status" -eq 5 ]
+	[ "$stdout" = "from-a-shell" ]
+	grep -q "claimed by monitor" "$TESTDIR/poold.log"
+	# Consumed, then refilled.
+	wait_ready 1
+	# create: the container's pid is its monitor, which holds the claimed QEMU.
+	set_cmd sleep 100
+	lightvm create --bundle "$BUNDLE" pl1
+	[ "$status" -eq 0 ]
+	local pid vmm
+	pid=$(json_get 'j["pid"]' "$(__lightvm state pl1)")
+	[ -n "$pid" ] && [ "$pid" != 0 ]
+	grep -q "claimed by monitor $pid" "$TESTDIR/poold.log"
+	[ "$(cat /proc/$pid/comm)" != qemu-system-x86 ]
+	lightvm delete --force pl1
+	[ "$status" -eq 0 ]
+	stop_poold
+	[ -z "$(qemus_of_test)" ]
+	[ ! -e "$ROOT/pool" ]
+}
+
+@test "pool: no daemon: create starts cold (one VM)" {
+	requires root lightvm kernel
+	set_cmd sh -c 'echo cold'
+	lightvm_split run --bundle "$BUNDLE" pl2 </dev/null
+	[ "$status" -eq 0 ]
+	[ "$stdout" = cold ]
+	[ ! -e "$ROOT/pool" ]
+}
+
+@test "pool: a killed daemon: create still works, a new daemon reclaims its shells (one VM)" {
+	requires root lightvm kernel
+	start_poold
+	lightvm pool fill --target 2
+	[ "$status" -eq 0 ]
+	wait_ready 2
+	kill -KILL "$POOLD_PID"
+	wait "$POOLD_PID" 2>/dev/null || true
+	[ -n "$(qemus_of_test)" ]
+	set_cmd sh -c 'echo after-the-daemon'
+	lightvm_split run --bundle "$BUNDLE" pl3 </dev/null
+	[ "$status" -eq 0 ]
+	[ "$stdout" = after-the-daemon ]
+	start_poold
+	stop_poold
+	[ -z "$(qemus_of_test)" ]
+	[ ! -e "$ROOT/pool" ]
+	[ ! -e "$ROOT/poold.sock" ]
+}
+
+@test "pool: SIGKILL of a pooled container's monitor: the daemon ends its QEMU (one VM)" {
+	requires root lightvm kernel
+	start_poold
+	lightvm pool fill --target 1
+	wait_ready 1
+	set_cmd sleep 100
+	lightvm create --bundle "$BUNDLE" pl4
+	[ "$status" -eq 0 ]
+	local pid qemu
+	pid=$(json_get 'j["pid"]' "$(__lightvm state pl4)")
+	grep -q "claimed by monitor $pid" "$TESTDIR/poold.log"
+	lightvm pool drain
+	[ "$status" -eq 0 ]
+	kill -KILL "$pid"
+	for _ in {1..100}; do [ -z "$(qemus_of_test)" ] && break; sleep 0.1; done
+	[ -z "$(qemus_of_test)" ]
+	grep -q "monitor of shell .* is gone" "$TESTDIR/poold.log"
+	lightvm delete --force pl4
+	stop_poold
+	[ ! -e "$ROOT/pool" ]
+}
