@@ -60,6 +60,7 @@ function qemus_of_test() {
 
 @test "pool: a claimed shell runs the container; the pool refills; the monitor is the container's pid (one VM)" {
 	requires root lightvm kernel
+	[ "$LIGHTVM_BACKEND" = qemu ] || skip "shells exist for the qemu backend only so far"
 	start_poold
 	lightvm pool fill --target 1
 	[ "$status" -eq 0 ]
@@ -89,6 +90,7 @@ function qemus_of_test() {
 
 @test "pool: no daemon: create starts cold (one VM)" {
 	requires root lightvm kernel
+	[ "$LIGHTVM_BACKEND" = qemu ] || skip "shells exist for the qemu backend only so far"
 	set_cmd sh -c 'echo cold'
 	lightvm_split run --bundle "$BUNDLE" pl2 </dev/null
 	[ "$status" -eq 0 ]
@@ -98,6 +100,7 @@ function qemus_of_test() {
 
 @test "pool: a killed daemon: create still works, a new daemon reclaims its shells (one VM)" {
 	requires root lightvm kernel
+	[ "$LIGHTVM_BACKEND" = qemu ] || skip "shells exist for the qemu backend only so far"
 	start_poold
 	lightvm pool fill --target 2
 	[ "$status" -eq 0 ]
@@ -118,6 +121,7 @@ function qemus_of_test() {
 
 @test "pool: SIGKILL of a pooled container's monitor: the daemon ends its QEMU (one VM)" {
 	requires root lightvm kernel
+	[ "$LIGHTVM_BACKEND" = qemu ] || skip "shells exist for the qemu backend only so far"
 	start_poold
 	lightvm pool fill --target 1
 	wait_ready 1
