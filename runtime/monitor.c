@@ -20,6 +20,7 @@
 #include "../noxs/chan.h"
 #include "ctl.h"
 #include "pool.h"
+#include "rootfs_stream.h"
 #include "sandbox.h"
 #include "state.h"
 
@@ -511,56 +512,6 @@ static int confine(struct monitor *m, struct lv_error **err)
 	return 0;
 }
 
-/* Channel delivery: the archive as ROOTFS frames, then ROOTFS_END, before
- * the page.  Blocking writes before the poll loop: the guest reads
- * concurrently and sends nothing until the stream ends, unless it fails,
- * when it sends ERROR and EXIT and powers off.  So a failed send is not
- * reported here (*sent_all false): the loop then collects the guest's
- * reason, or the VM's end.  A failed read of the archive is ours and fails
- * the create. */
-static int send_rootfs(struct monitor *m, bool *sent_all, struct lv_error **err)
-{
-	enum { CHUNK = 128 * 1024 };
-	cleanup_free uint8_t *buf = malloc(CHUNK);
-	struct lv_error *serr = NULL;
-	uint64_t total = 0;
-
-	*sent_all = false;
-	if (!buf)
-		return lv_err(err, ENOMEM, "rootfs archive buffer");
-	/* A guest that stops reading must not hold the monitor here past the
-	 * boot timeout: the sends then fail, and the loop reports the timeout. */
-	uint64_t deadline = now_ms() + m->ctx->config.boot_timeout_ms;
-	for (;;) {
-		size_t have = 0;
-		while (have < CHUNK) {
-			ssize_t n = read(m->rootfs_fd, buf + have, CHUNK - have);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				return lv_err(err, errno, "read %s", m->a->vm_config.rootfs_archive);
-			if (n == 0)
-				break;
-			have += (size_t)n;
-		}
-		if (have == 0)
-			break;
-		if (noxs_send_until(m->vm.ctl_fd, NOXS_MSG_ROOTFS, buf, (uint32_t)have, deadline, &serr) < 0)
-			goto gone;
-		total += have;
-	}
-	if (noxs_send_until(m->vm.ctl_fd, NOXS_MSG_ROOTFS_END, NULL, 0, deadline, &serr) < 0)
-		goto gone;
-	rt_debug(&m->ctx->log, "container %s: the guest took the rootfs (%llu bytes) %llu us after launch", m->a->id,
-		 (unsigned long long)total, (unsigned long long)((now_ns() - m->t_launch) / 1000));
-	*sent_all = true;
-	return 0;
-gone:
-	rt_debug(&m->ctx->log, "container %s: sending the rootfs: %s", m->a->id, serr->msg);
-	lv_error_free(&serr);
-	return 0;
-}
-
 /* Everything before the poll loop, unwound by the caller. */
 static int monitor_setup(struct monitor *m, struct lv_error **err)
 {
@@ -611,14 +562,24 @@ static int monitor_setup(struct monitor *m, struct lv_error **err)
 	if (r < 0)
 		return r;
 	if (m->rootfs_fd >= 0) {
-		bool sent_all;
-		r = send_rootfs(m, &sent_all, err);
+		struct lv_error *serr = NULL;
+		uint64_t bytes = 0;
+
+		r = rt_rootfs_stream(m->vm.ctl_fd, m->rootfs_fd, now_ms() + m->ctx->config.boot_timeout_ms, &bytes,
+				     &serr, err);
 		close(m->rootfs_fd);
 		m->rootfs_fd = -1;
 		if (r < 0)
-			return r;
-		if (!sent_all)
-			goto sandbox; /* the loop learns why from the guest or the VM's end */
+			return lv_err_wrap(err, "rootfs archive %s", a->vm_config.rootfs_archive);
+		if (serr) {
+			/* The guest went away or stopped reading: the loop learns
+			 * why from the guest or from the VM's end. */
+			rt_debug(&m->ctx->log, "container %s: sending the rootfs: %s", a->id, serr->msg);
+			lv_error_free(&serr);
+			goto sandbox;
+		}
+		rt_debug(&m->ctx->log, "container %s: the guest took the rootfs (%llu bytes) %llu us after launch", a->id,
+			 (unsigned long long)bytes, (unsigned long long)((now_ns() - m->t_launch) / 1000));
 	}
 	r = noxs_send(m->vm.ctl_fd, NOXS_MSG_PAGE, a->page, (uint32_t)a->page_len, err);
 	if (r < 0)

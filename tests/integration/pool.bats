@@ -23,8 +23,12 @@ function start_poold() {
 	"$LIGHTVM_BIN" --root "$ROOT" --debug --log "$TESTDIR/poold.log" poold </dev/null >/dev/null 2>&1 &
 	POOLD_PID=$!
 	track_bg "$POOLD_PID"
-	for _ in {1..100}; do [ -S "$ROOT/poold.sock" ] && return 0; sleep 0.05; done
-	fail "poold did not make $ROOT/poold.sock"
+	# Until it answers: a killed daemon's socket file may still be there.
+	for _ in {1..200}; do
+		"$LIGHTVM_BIN" --root "$ROOT" pool status >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	fail "poold did not answer on $ROOT/poold.sock"
 }
 
 function stop_poold() {
