@@ -64,7 +64,8 @@ static size_t raw_entry(uint8_t *out, const char *name, uint32_t mode, uint32_t 
 	n += strlen(name) + 1;
 	while (n % 4)
 		out[n++] = 0;
-	memcpy(out + n, data, data_len);
+	if (data_len)
+		memcpy(out + n, data, data_len);
 	n += data_len;
 	while (n % 4)
 		out[n++] = 0;
