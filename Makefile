@@ -102,6 +102,7 @@ check-installed: all kernel $(UNIT_BIN) $(FUZZ_BIN)
 bench: all kernel
 	@tests/bench/run.sh
 	@tests/bench/vmm.sh
+	@tests/bench/pool.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory demo-installed
