@@ -7,8 +7,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "../lib/clock.h"
 
 int noxs_rx_init(struct noxs_rx *rx, struct lv_error **err)
 {
@@ -102,14 +103,6 @@ int noxs_rx_next(struct noxs_rx *rx, uint16_t *type, const uint8_t **payload, ui
 	return 1;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* deadline: CLOCK_MONOTONIC ms, or 0 for none. */
 static int wait_writable(int fd, uint64_t deadline, struct lv_error **err)
 {
@@ -119,7 +112,7 @@ static int wait_writable(int fd, uint64_t deadline, struct lv_error **err)
 		int timeout = -1, r;
 
 		if (deadline) {
-			uint64_t now = mono_ms();
+			uint64_t now = lv_now_ms();
 			if (now >= deadline)
 				return lv_err_msg(err, ETIMEDOUT, "noxs channel: the peer stopped reading");
 			timeout = (int)(deadline - now);

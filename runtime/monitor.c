@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../lib/cleanup.h"
+#include "../lib/clock.h"
 #include "../noxs/chan.h"
 #include "ctl.h"
 #include "pool.h"
@@ -57,22 +58,6 @@ struct monitor {
 	char errmsg[1024];
 	struct rt_state st;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void write_timings(const struct monitor *m)
 {
@@ -289,7 +274,7 @@ static void guest_frame(struct monitor *m, uint16_t type, const uint8_t *p, uint
 	case NOXS_MSG_READY:
 		if (m->phase != MON_BOOTING)
 			break;
-		m->t_ready = now_ns();
+		m->t_ready = lv_now_ns();
 		if (m->a->autostart) {
 			m->phase = MON_STARTING;
 			if (send_frame(m, NOXS_MSG_START, NULL, 0) < 0)
@@ -333,7 +318,7 @@ static void guest_frame(struct monitor *m, uint16_t type, const uint8_t *p, uint
 		m->have_exit = true;
 		m->wstatus = (int)noxs_get_u32(p);
 		m->phase = MON_EXITED;
-		m->t_exit = now_ns();
+		m->t_exit = lv_now_ns();
 		break;
 	default:
 		rt_debug(&m->ctx->log, "container %s: ignoring guest frame type %u", m->a->id, type);
@@ -550,7 +535,7 @@ static int monitor_setup(struct monitor *m, struct lv_error **err)
 		if (m->rootfs_fd < 0)
 			return lv_err(err, errno, "open the rootfs archive %s", a->vm_config.rootfs_archive);
 	}
-	m->t_launch = now_ns();
+	m->t_launch = lv_now_ns();
 	r = rt_pool_launch(m->ctx, a->ops, &a->vm_config, &m->vm, &m->claimed, err);
 	if (r < 0)
 		return r;
@@ -565,7 +550,7 @@ static int monitor_setup(struct monitor *m, struct lv_error **err)
 		struct lv_error *serr = NULL;
 		uint64_t bytes = 0;
 
-		r = rt_rootfs_stream(m->vm.ctl_fd, m->rootfs_fd, now_ms() + m->ctx->config.boot_timeout_ms, &bytes,
+		r = rt_rootfs_stream(m->vm.ctl_fd, m->rootfs_fd, lv_now_ms() + m->ctx->config.boot_timeout_ms, &bytes,
 				     &serr, err);
 		close(m->rootfs_fd);
 		m->rootfs_fd = -1;
@@ -579,7 +564,7 @@ static int monitor_setup(struct monitor *m, struct lv_error **err)
 			goto sandbox;
 		}
 		rt_debug(&m->ctx->log, "container %s: the guest took the rootfs (%llu bytes) %llu us after launch", a->id,
-			 (unsigned long long)bytes, (unsigned long long)((now_ns() - m->t_launch) / 1000));
+			 (unsigned long long)bytes, (unsigned long long)((lv_now_ns() - m->t_launch) / 1000));
 	}
 	r = noxs_send(m->vm.ctl_fd, NOXS_MSG_PAGE, a->page, (uint32_t)a->page_len, err);
 	if (r < 0)
@@ -615,7 +600,7 @@ static void vmm_log_tail(struct monitor *m, char *buf, size_t size)
 
 static void monitor_loop(struct monitor *m)
 {
-	uint64_t boot_deadline = now_ms() + m->ctx->config.boot_timeout_ms;
+	uint64_t boot_deadline = lv_now_ms() + m->ctx->config.boot_timeout_ms;
 	uint64_t exit_deadline = 0;
 
 	while (true) {
@@ -626,17 +611,17 @@ static void monitor_loop(struct monitor *m)
 			return;
 		if (m->phase == MON_EXITED) {
 			if (!exit_deadline)
-				exit_deadline = now_ms() + 5000; /* the guest powers off right after EXIT */
-			if (now_ms() >= exit_deadline)
+				exit_deadline = lv_now_ms() + 5000; /* the guest powers off right after EXIT */
+			if (lv_now_ms() >= exit_deadline)
 				return;
-			timeout = (int)(exit_deadline - now_ms());
+			timeout = (int)(exit_deadline - lv_now_ms());
 		} else if (m->phase == MON_BOOTING) {
-			if (now_ms() >= boot_deadline) {
+			if (lv_now_ms() >= boot_deadline) {
 				snprintf(m->errmsg, sizeof(m->errmsg), "the guest did not become ready within %u ms",
 					 m->ctx->config.boot_timeout_ms);
 				return;
 			}
-			timeout = (int)(boot_deadline - now_ms());
+			timeout = (int)(boot_deadline - lv_now_ms());
 		}
 		pfd[i_sig = n++] = (struct pollfd){ .fd = m->sigfd, .events = POLLIN };
 		pfd[i_ctl = n++] = (struct pollfd){ .fd = m->ctl_open ? m->vm.ctl_fd : -1, .events = POLLIN };
@@ -734,7 +719,7 @@ int rt_monitor_main(const struct rt_monitor_args *a)
 		a->ops->destroy(&m.vm);
 		m.vm_up = false;
 	}
-	m.t_end = now_ns();
+	m.t_end = lv_now_ns();
 	write_timings(&m);
 	save_state(&m, RT_STATUS_STOPPED);
 out:

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../lib/cleanup.h"
+#include "../lib/clock.h"
 
 #define POOL_SCM_MAX_FD 253u /* the kernel's SCM_MAX_FD: most fds one sendmsg can carry */
 #define KEY_FIXED 12u        /* u32 mem_mib, u32 vcpus, u16 backend len, u16 kernel len */
@@ -540,14 +541,6 @@ int pool_msg_decode(const uint8_t *buf, size_t len, struct pool_msg *out, struct
 
 /* ---- transport ---- */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail for CLOCK_MONOTONIC */
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Milliseconds left until deadline for poll(): -1 without a deadline. */
 static int left_ms(int64_t deadline)
 {
@@ -555,13 +548,13 @@ static int left_ms(int64_t deadline)
 
 	if (deadline < 0)
 		return -1;
-	left = deadline - now_ms();
+	left = deadline - (int64_t)lv_now_ms();
 	return left <= 0 ? 0 : left > 1000000 ? 1000000 : (int)left;
 }
 
 static int64_t deadline_after(int timeout_ms)
 {
-	return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	return timeout_ms < 0 ? -1 : (int64_t)lv_now_ms() + timeout_ms;
 }
 
 /* 1 when fd is ready for events, 0 when the deadline passed, <0 on error. */

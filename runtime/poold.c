@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "../lib/cleanup.h"
+#include "../lib/clock.h"
 #include "guest_blob.h"
 #include "initramfs.h"
 #include "state.h"
@@ -85,14 +86,6 @@ struct poold {
 	uint64_t next_id;
 	bool stop;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static int watch_add(struct poold *pd, struct watch *w, struct lv_error **err)
 {
@@ -180,7 +173,7 @@ static void shell_launch(struct poold *pd, unsigned pool)
 	char dir[PATH_MAX];
 	uint64_t id = pd->next_id++;
 
-	p->next_launch_ms = now_ms() + POOLD_LAUNCH_GAP_MS;
+	p->next_launch_ms = lv_now_ms() + POOLD_LAUNCH_GAP_MS;
 	snprintf(dir, sizeof(dir), "%s/%llu", pd->dir, (unsigned long long)id);
 	struct hv_vm_config vc = {
 		.kernel = pd->ctx->config.kernel,
@@ -219,7 +212,7 @@ static void shell_launch(struct poold *pd, unsigned pool)
 	return;
 fail:
 	free(sh);
-	p->next_launch_ms = now_ms() + POOLD_RETRY_MS;
+	p->next_launch_ms = lv_now_ms() + POOLD_RETRY_MS;
 	rt_log(&pd->ctx->log, RT_LOG_ERROR, "poold: launching a shell: %s", err ? err->msg : "failed");
 	lv_error_free(&err);
 }
@@ -264,7 +257,7 @@ static void reap(struct poold *pd)
 
 static void refill(struct poold *pd, int *timeout)
 {
-	uint64_t now = now_ms();
+	uint64_t now = lv_now_ms();
 
 	*timeout = -1;
 	if (pd->stop)
