@@ -53,22 +53,13 @@ static const struct kvm_msr_entry vmm_boot_msrs[] = {
 
 static int setup_cpuid(struct vmm_vcpu *vcpu, struct vmm_vm *vm, struct lv_error **err)
 {
-	cleanup_free struct kvm_cpuid2 *cpuid = NULL;
-	int r;
+	size_t size = sizeof(*vm->cpuid) + vm->cpuid->nent * sizeof(vm->cpuid->entries[0]);
+	cleanup_free struct kvm_cpuid2 *cpuid = malloc(size);
 
-	r = vmm_cpuid_supported(vm->kvm_fd, &cpuid, err);
-	if (r < 0)
-		return r;
+	if (!cpuid)
+		return lv_err(err, ENOMEM, "CPUID for vCPU %u", vcpu->id);
+	memcpy(cpuid, vm->cpuid, size);
 	vmm_cpuid_fixup(cpuid, vcpu->id);
-	/* KVM emulates the TSC-deadline timer with its in-kernel LAPIC but
-	 * leaves the bit out of KVM_GET_SUPPORTED_CPUID for userspace to set.
-	 * Without it Linux calibrates the LAPIC timer at boot (~0.3 s nested). */
-	if (vm->irqchip && ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0) {
-		struct kvm_cpuid_entry2 *leaf1 = vmm_cpuid_find(cpuid, 1, 0);
-
-		if (leaf1)
-			leaf1->ecx |= 1U << 24;
-	}
 	if (ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid) < 0)
 		return lv_err(err, errno, "KVM_SET_CPUID2 (%u entries)", cpuid->nent);
 	return 0;

@@ -30,6 +30,9 @@ struct vmm_vm {
 	int vm_fd;
 	size_t run_size; /* bytes to mmap per vCPU for struct kvm_run */
 	bool irqchip;
+	/* KVM_GET_SUPPORTED_CPUID with the VM-wide fix-ups, fetched once: each
+	 * vCPU gets a copy with its own APIC id. */
+	struct kvm_cpuid2 *cpuid;
 };
 
 int vmm_vm_create(const struct vmm_vm_config *cfg, struct vmm_vm **out, struct lv_error **err);
