@@ -24,6 +24,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+
 TIMEOUT = 90  # seconds for one start-up; a hang is a failure, not a sample
 
 N = int(os.environ.get("BENCH_N", "10"))
@@ -38,33 +41,11 @@ KERNEL = os.environ["KERNEL"]
 INITRD = os.environ["INITRD"]
 
 # lightvm's own QEMU command (from the warm-up run's vmm.log) minus what
-# is lightvm's: the virtio-serial control channel and our init.  The guest
-# runs `true` under BusyBox sh as PID 1 and reboots, which -no-reboot turns
-# into QEMU's exit: QEMU + kernel + the same initramfs, the floor.
-def direct_argv(console=False):
-    argv = open(os.environ["LV_QEMU_ARGV"]).read().split("\n")[:-1]
-    out, i = [], 1  # argv[0] is QEMU itself
-    while i < len(argv):
-        a, v = argv[i], argv[i + 1] if i + 1 < len(argv) else None
-        if a == "-device" and v and v.startswith(("virtio-serial-device", "virtserialport")):
-            i += 2
-            continue
-        if a == "-chardev" and v and v.startswith("socket,id=ctl"):
-            i += 2
-            continue
-        if a == "-append":
-            words = [w for w in v.split() if not w.startswith("rdinit=")]
-            if console:
-                words = [w for w in words if w not in ("quiet", "8250.nr_uarts=0")] + ["console=ttyS0"]
-                script = "true && echo BENCH-TRUE-OK; reboot -f"
-            else:
-                script = "true; reboot -f"
-            out += ["-append", " ".join(words) + ' rdinit=/bin/sh -- -c "%s"' % script]
-            i += 2
-            continue
-        out.append(a)
-        i += 1
-    return out
+# is lightvm's (benchlib.direct_argv): the guest runs `true` under BusyBox
+# sh as PID 1 and reboots, which -no-reboot turns into QEMU's exit: QEMU +
+# kernel + the same initramfs, the floor.
+def lv_qemu_argv():
+    return open(os.environ["LV_QEMU_ARGV"]).read().split("\n")[:-1]
 
 
 def lightvm_cmd(i):
@@ -72,7 +53,7 @@ def lightvm_cmd(i):
 
 
 def qemu_cmd(i):
-    return [QEMU, *direct_argv()]
+    return [QEMU] + benchlib.direct_argv(lv_qemu_argv(), "true; reboot -f")[1:]
 
 
 def runc_cmd(i):
@@ -120,20 +101,12 @@ def validate_direct_qemu():
     """One boot with a serial console proves the floor really ran the command
     (a failed rdinit would panic, and panic=-1 + -no-reboot also exits 0)."""
     con = os.path.join(TMP, "direct-qemu-console.log")
-    argv, prev = [QEMU], None
-    for a in direct_argv(console=True):
-        a = a.replace("isa-serial=off", "isa-serial=on")
-        argv.append("file:" + con if prev == "-serial" else a)
-        prev = a
+    argv = [QEMU] + benchlib.direct_argv(lv_qemu_argv(), "true && echo BENCH-TRUE-OK; reboot -f", "file:" + con)[1:]
     subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, timeout=TIMEOUT, check=True)
     text = open(con, errors="replace").read()
     if "BENCH-TRUE-OK" not in text or "Kernel panic" in text:
         sys.exit("bench: the direct QEMU boot did not run `true` under /bin/sh; console:\n" + text[-2000:])
     print("check: direct QEMU boot runs /bin/sh -c 'true; reboot -f' as PID 1 and exits (console marker seen)")
-
-
-def stats(xs):
-    return statistics.median(xs), min(xs), max(xs)
 
 
 def main():
@@ -161,7 +134,7 @@ def main():
     for name, label in (("lightvm run", "a. lightvm run (cold, cached initrd)"),
                         ("direct qemu", "b. direct QEMU boot (floor)"),
                         ("runc run", "c. runc run")):
-        m, lo, hi = stats(samples[name])
+        m, lo, hi = benchlib.stats(samples[name])
         print("%-37s %6.1f %9.1f %9.1f" % (label, m, lo, hi))
     lv_m, qm_m, rc_m = statistics.median(lv), statistics.median(qm), statistics.median(rc)
     over = lv_m - qm_m

@@ -45,20 +45,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-mkdir -p "$TMP/bundle/rootfs/bin" "$TMP/bundle/rootfs/etc" "$TMP/pooled" "$TMP/cold" "$TMP/runc" "$TMP/cache"
-cp "$BUSYBOX" "$TMP/bundle/rootfs/bin/busybox"
-ln -s busybox "$TMP/bundle/rootfs/bin/sh"
-ln -s busybox "$TMP/bundle/rootfs/bin/true"
-echo 'root:x:0:0:root:/root:/bin/sh' >"$TMP/bundle/rootfs/etc/passwd"
-(cd "$TMP/bundle" && "$RUNC" spec)
-python3 - "$TMP/bundle/config.json" <<'EOF'
-import json, sys
-p = sys.argv[1]
-c = json.load(open(p))
-c["process"]["terminal"] = False
-c["process"]["args"] = ["true"]
-json.dump(c, open(p, "w"), indent=2)
-EOF
+mkdir -p "$TMP/pooled" "$TMP/cold" "$TMP/runc" "$TMP/cache"
+# The same bundle as the other benchmarks (config.json from `runc spec`).
+python3 "$BENCH_DIR/benchlib.py" bundle "$TMP/bundle" "$BUSYBOX" "$RUNC" spec
 chmod 0700 "$TMP/cache"
 printf '{"backend": "qemu", "kernel": "%s", "cache_dir": "%s", "rootfs_delivery": "channel", "pool": {"target": 1, "cap": 2}}\n' \
 	"$KERNEL" "$TMP/cache" >"$TMP/cfg.json"

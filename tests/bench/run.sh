@@ -91,26 +91,9 @@ echo "qemu:    $QEMU ($("$QEMU" --version | head -1))"
 echo "runc:    $RUNC ($("$RUNC" --version | head -1))"
 echo "host:    $(grep -qwE 'vmx|svm' /proc/cpuinfo && echo 'hardware virtualization present (bench still uses TCG)' || echo 'no vmx/svm: TCG'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# 1. The bundle: static BusyBox, its applet links, /etc/passwd.
-mkdir -p "$BUNDLE/rootfs"/{bin,etc,tmp,proc,sys,dev,root}
-chmod 1777 "$BUNDLE/rootfs/tmp"
-cp "$BUSYBOX" "$BUNDLE/rootfs/bin/busybox"
-for a in $("$BUSYBOX" --list); do
-	[ "$a" = busybox ] || ln -s busybox "$BUNDLE/rootfs/bin/$a"
-done
-ln -s bin "$BUNDLE/rootfs/sbin"
-mkdir -p "$BUNDLE/rootfs/usr" && ln -s ../bin "$BUNDLE/rootfs/usr/bin"
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$BUNDLE/rootfs/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$BUNDLE/rootfs/etc/group"
-(cd "$BUNDLE" && "$LIGHTVM" spec)
-"$PYTHON" - "$BUNDLE/config.json" <<'EOF'
-import json, sys
-p = sys.argv[1]
-c = json.load(open(p))
-c["process"]["terminal"] = False
-c["process"]["args"] = ["true"]
-json.dump(c, open(p, "w"), indent=2)
-EOF
+# 1. The bundle: static BusyBox, its applet links, /etc/passwd; config.json
+#    from `lightvm spec`, running `true` (tests/bench/benchlib.py).
+"$PYTHON" "$BENCH_DIR/benchlib.py" bundle "$BUNDLE" "$BUSYBOX" "$LIGHTVM" spec
 
 # The runtime config: this kernel, a private initramfs cache, and the QEMU
 # backend under TCG so that lightvm and the direct boot use one accelerator.

@@ -40,6 +40,7 @@ order (interleaved, so host noise spreads over all of them):
 Environment (set by vmm.sh): LIGHTVM, KERNEL, QEMU, BUSYBOX, BENCH_N,
 BENCH_MEM_N, BENCH_TMP.
 """
+import json
 import os
 import re
 import shlex
@@ -50,6 +51,9 @@ import subprocess
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
 
 TIMEOUT = 120  # seconds for one sample; a hang fails the benchmark
 LIGHTVM = os.environ["LIGHTVM"]
@@ -87,32 +91,9 @@ def on_term(signum, frame):
 
 
 def make_bundle():
-    """BusyBox rootfs (one symlink per applet, made here: no exec per link),
-    config.json from `lightvm spec`: terminal false, args `true`."""
-    import json
+    """The bench bundle (benchlib), and the same rootfs running sleep."""
     root = os.path.join(BUNDLE, "rootfs")
-    for d in ("bin", "etc", "tmp", "proc", "sys", "dev", "root", "usr"):
-        os.makedirs(os.path.join(root, d))
-    os.chmod(os.path.join(root, "tmp"), 0o1777)
-    shutil.copy(BUSYBOX, os.path.join(root, "bin/busybox"))
-    applets = subprocess.run([BUSYBOX, "--list"], stdout=subprocess.PIPE, check=True, text=True).stdout.split()
-    for a in applets:
-        if a != "busybox":
-            os.symlink("busybox", os.path.join(root, "bin", a))
-    os.symlink("../bin", os.path.join(root, "usr/bin"))
-    os.symlink("bin", os.path.join(root, "sbin"))
-    with open(os.path.join(root, "etc/passwd"), "w") as f:
-        f.write("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
-    with open(os.path.join(root, "etc/group"), "w") as f:
-        f.write("root:x:0:\nnogroup:x:65534:\n")
-    subprocess.run([LIGHTVM, "spec"], cwd=BUNDLE, check=True)
-    path = os.path.join(BUNDLE, "config.json")
-    with open(path) as f:
-        c = json.load(f)
-    c["process"]["terminal"] = False
-    c["process"]["args"] = ["true"]
-    with open(path, "w") as f:
-        json.dump(c, f, indent=2)
+    c = benchlib.make_bundle(BUNDLE, BUSYBOX, [LIGHTVM, "spec"])
     # The same rootfs (same inodes: the same cached initramfs), running sleep.
     os.makedirs(SLEEP_BUNDLE)
     c["process"]["args"] = ["sleep", "1000"]
@@ -231,33 +212,7 @@ DIRECT_MARK = "BENCH-INIT-UP"
 def direct_argv(qemu_argv):
     """lightvm's QEMU command minus its control channel and init: a serial
     console on stdout, /bin/sh as PID 1 printing the marker first."""
-    out, i = [], 1  # argv[0] is QEMU itself
-    while i < len(qemu_argv):
-        a = qemu_argv[i]
-        v = qemu_argv[i + 1] if i + 1 < len(qemu_argv) else None
-        if a == "-device" and v and v.startswith(("virtio-serial-device", "virtserialport")):
-            i += 2
-            continue
-        if a == "-chardev" and v and v.startswith("socket,id=ctl"):
-            i += 2
-            continue
-        if a == "-M" and v:
-            out += [a, v.replace("isa-serial=off", "isa-serial=on")]
-            i += 2
-            continue
-        if a == "-serial":
-            out += [a, "stdio"]
-            i += 2
-            continue
-        if a == "-append":
-            words = [w for w in v.split() if not w.startswith("rdinit=") and w != "8250.nr_uarts=0"]
-            words.append("console=ttyS0")
-            out += [a, " ".join(words) + ' rdinit=/bin/sh -- -c "echo %s; true; reboot -f"' % DIRECT_MARK]
-            i += 2
-            continue
-        out.append(a)
-        i += 1
-    return [QEMU] + out
+    return [QEMU] + benchlib.direct_argv(qemu_argv, "echo %s; true; reboot -f" % DIRECT_MARK, "stdio")[1:]
 
 
 DIRECT = None  # set in main()
@@ -354,10 +309,6 @@ def measure_memory(backend, i):
 
 # ---------------------------------------------------------------------------
 
-def stats(xs):
-    return statistics.median(xs), min(xs), max(xs)
-
-
 def main():
     global DIRECT
     signal.signal(signal.SIGTERM, on_term)
@@ -430,7 +381,7 @@ def main():
         print(title)
         for label, key in items:
             if res[key]:
-                print("  %-50s %9.1f %9.1f %9.1f" % ((label,) + stats(res[key])))
+                print("  %-50s %9.1f %9.1f %9.1f" % ((label,) + benchlib.stats(res[key])))
             else:
                 print("  %-50s %9s" % (label, "n/a (no timings file)"))
 
