@@ -55,10 +55,15 @@ function wait_ready() {
 	fail "pool: $n ready shells, wanted $want"
 }
 
+# Live QEMUs whose command line names this test's pool.  By comm first:
+# the grep itself has "$ROOT/pool" in its command line and may still be
+# running when its output is read.
 function qemus_of_test() {
-	grep -lsaF -- "$ROOT/pool" /proc/[0-9]*/cmdline 2>/dev/null | while read -r f; do
-		f=${f#/proc/}
-		pid_alive "${f%/cmdline}" && echo "${f%/cmdline}"
+	local d comm
+	for d in /proc/[0-9]*; do
+		comm=$(cat "$d/comm" 2>/dev/null) || continue
+		[[ $comm == qemu-system* ]] || continue
+		grep -qsaF -- "$ROOT/pool" "$d/cmdline" && pid_alive "${d#/proc/}" && echo "${d#/proc/}"
 	done
 }
 
