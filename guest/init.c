@@ -320,6 +320,12 @@ int main(void)
 		guest_report_failure(&g, err->msg, status);
 		guest_poweroff(&g);
 	}
+	/* The first frame: a pool daemon takes a shell as booted when it sees
+	 * it (and snapshots a kvm template then); a monitor notes the time. */
+	if (guest_send(&g, NOXS_MSG_WAITING, NULL, 0, &err) < 0) {
+		guest_console(&g, "error: %s", err->msg);
+		guest_poweroff(&g);
+	}
 	if (receive_page(&g, &err) < 0 || guest_apply_page(&g, &err) < 0 || guest_check_exec(&g, &status, &err) < 0) {
 		if (lv_err_errno(err) == EPIPE)
 			guest_console(&g, "error: %s", err->msg);

@@ -35,7 +35,8 @@ enum noxs_msg {
 	NOXS_MSG_STDERR = 0x83, /* bytes from stderr */
 	NOXS_MSG_EXIT = 0x84,   /* i32 wait status as from waitpid() */
 	NOXS_MSG_ERROR = 0x85,  /* UTF-8 message: setup or exec failed; EXIT follows */
-	NOXS_MSG_STARTED = 0x86 /* u32 guest pid of the process */
+	NOXS_MSG_STARTED = 0x86,/* u32 guest pid of the process */
+	NOXS_MSG_WAITING = 0x87 /* booted, the port is open: waiting for ROOTFS or PAGE (empty) */
 };
 
 #define NOXS_SIGNAL_ALL 1u

@@ -50,7 +50,7 @@ struct monitor {
 	int wstatus;
 	/* CLOCK_MONOTONIC ns of the VM's milestones, written to ROOT/ID/timings
 	 * when it ends (for the benchmarks; 0: did not happen). */
-	uint64_t t_launch, t_ready, t_exit, t_end;
+	uint64_t t_launch, t_waiting, t_ready, t_exit, t_end;
 	int timings_fd;  /* opened before the sandbox, which forbids creating files */
 	int rootfs_fd;   /* vm_config.rootfs_archive, opened before the sandbox, or -1 */
 	bool sandbox;
@@ -62,8 +62,8 @@ struct monitor {
 static void write_timings(const struct monitor *m)
 {
 	if (m->timings_fd >= 0)
-		dprintf(m->timings_fd, "launch %llu\nready %llu\nexit %llu\nend %llu\n", (unsigned long long)m->t_launch,
-			(unsigned long long)m->t_ready, (unsigned long long)m->t_exit, (unsigned long long)m->t_end);
+		dprintf(m->timings_fd, "launch %llu\nwaiting %llu\nready %llu\nexit %llu\nend %llu\n",
+			(unsigned long long)m->t_launch, (unsigned long long)m->t_waiting, (unsigned long long)m->t_ready, (unsigned long long)m->t_exit, (unsigned long long)m->t_end);
 }
 
 static void sync_report(struct monitor *m, int errnum, const char *msg)
@@ -271,6 +271,10 @@ static void guest_error(struct monitor *m, const uint8_t *p, uint32_t len)
 static void guest_frame(struct monitor *m, uint16_t type, const uint8_t *p, uint32_t len)
 {
 	switch (type) {
+	case NOXS_MSG_WAITING: /* the guest init is up (a claimed shell's was up before the claim) */
+		if (!m->t_waiting)
+			m->t_waiting = lv_now_ns();
+		break;
 	case NOXS_MSG_READY:
 		if (m->phase != MON_BOOTING)
 			break;
