@@ -72,13 +72,17 @@ static const struct cmd_verb verbs[] = {
 	  "pool [command options] status|fill|drain",
 	  "status lists the pools; fill sets a pool's target (made if new); drain ends\n"
 	  "a pool's ready shells and sets its target to 0.  The pool is the one of\n"
-	  "the qemu backend, the configured kernel and the given size.\n",
+	  "the backend, the configured kernel and the given size.  A qemu pool keeps\n"
+	  "booted QEMU processes; a kvm pool keeps one booted, snapshotted template\n"
+	  "that every claim restores copy-on-write.\n",
 	  "   --target value  fill: shells to keep ready (default: the config's pool target, or 1)\n"
 	  "   --memory value  VM memory in MiB (default: the config's memory_mib)\n"
 	  "   --vcpus value   vCPUs (default: the config's vcpus)\n"
+	  "   --backend name  qemu or kvm (default: the config's backend, auto resolved)\n"
 	  "   --all           drain: every pool\n" },
 	{ "poold", cmd_poold, true, "run the shell-pool daemon (also run as lightvm-poold)", "poold",
-	  "Keeps pools of pre-booted QEMU shells that create claims (runtime/POOL.md);\n"
+	  "Keeps pools of pre-booted VM shells that create claims (runtime/POOL.md):\n"
+	  "QEMU processes for the qemu backend, a snapshotted template for kvm;\n"
 	  "listens on ROOT/poold.sock until SIGTERM or SIGINT, then ends its idle shells.\n",
 	  NULL },
 	{ "ps", cmd_ps, true, "ps displays the processes running inside a container",

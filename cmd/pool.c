@@ -38,6 +38,7 @@ int cmd_pool(struct cmd_call *call, int argc, char **argv, struct lv_error **err
 		{ "target", required_argument, NULL, 't' },
 		{ "memory", required_argument, NULL, 'm' },
 		{ "vcpus", required_argument, NULL, 'c' },
+		{ "backend", required_argument, NULL, 'b' },
 		{ "all", no_argument, NULL, 'a' },
 		CMD_HELP_OPTION,
 		{ NULL, 0, NULL, 0 },
@@ -46,7 +47,8 @@ int cmd_pool(struct cmd_call *call, int argc, char **argv, struct lv_error **err
 	unsigned long target = cfg->pool_target ? cfg->pool_target : 1, mem = cfg->default_mem_mib,
 		      vcpus = cfg->default_vcpus;
 	struct pool_msg *req = NULL, *reply = NULL;
-	const char *sub;
+	const char *sub, *backend = cfg->backend;
+	const struct hv_ops *ops;
 	bool all = false;
 	int c, r;
 
@@ -58,6 +60,10 @@ int cmd_pool(struct cmd_call *call, int argc, char **argv, struct lv_error **err
 			return c;
 		if (c == 'a') {
 			all = true;
+			continue;
+		}
+		if (c == 'b') {
+			backend = optarg;
 			continue;
 		}
 		if (!dst)
@@ -84,9 +90,14 @@ int cmd_pool(struct cmd_call *call, int argc, char **argv, struct lv_error **err
 		if (sub[0] == 'd' && all) {
 			req->drain.flags = POOL_DRAIN_ALL;
 		} else {
-			r = rt_pool_key(cfg, "qemu", (unsigned)mem, (unsigned)vcpus, key, err);
-			if (r < 0)
+			/* The pool of the backend a container would get ("auto" resolved). */
+			r = hv_select(cfg, backend, &ops, err);
+			if (r == 0)
+				r = rt_pool_key(cfg, ops->name, (unsigned)mem, (unsigned)vcpus, key, err);
+			if (r < 0) {
+				lv_err_wrap(err, "--backend");
 				goto out;
+			}
 		}
 	} else {
 		r = cmd_usage_err(call, err, "unknown subcommand \"%s\" (status, fill, drain)", sub);

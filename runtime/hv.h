@@ -63,6 +63,16 @@ struct hv_ops {
 	 * its control channel, both consumed, on failure too.  The VMM is
 	 * then not our child: destroy kills it and the daemon reaps it. */
 	int (*adopt)(struct hv_vm *vm, int pidfd, int ctl_fd, struct lv_error **err);
+	/* Optional (kvm): a pool template.  Boots vc (its initrd the shared
+	 * shell initramfs) in this process, waits for the guest init's WAITING
+	 * (within cfg->boot_timeout_ms), snapshots the VM and ends it: two
+	 * sealed memfds, its RAM and its state (vmm/snapshot.h). */
+	int (*make_template)(const struct rt_config *cfg, const struct hv_vm_config *vc, int *mem_fd,
+			     int *state_fd, struct lv_error **err);
+	/* Optional (kvm): launch from a template's snapshot instead of booting
+	 * (the fds stay the caller's); then start as after launch. */
+	int (*restore)(const struct rt_config *cfg, const struct hv_vm_config *vc, int mem_fd, int state_fd,
+		       struct hv_vm *vm, struct lv_error **err);
 	/* After exit_fd became readable (or to stop it): ends the VM at once,
 	 * reaps it and frees backend state.  Safe to call more than once. */
 	void (*destroy)(struct hv_vm *vm);

@@ -9,11 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "../lib/cleanup.h"
+#include "../lib/clock.h"
+#include "../noxs/chan.h"
 #include "../lib/sha256.h"
+#include "../vmm/snapshot.h"
 #include "../vmm/tap.h"
 #include "../vmm/vmm.h"
 
@@ -99,65 +102,76 @@ static void guest_mac(const char *state_dir, uint8_t mac[6])
 	memcpy(mac + 1, h, 5);
 }
 
-static int kvm_launch(const struct rt_config *cfg, const struct hv_vm_config *vc, struct hv_vm *vm,
-		      struct lv_error **err)
-{
+/* What every way of making the VM needs: its log (and debug console, disk
+ * and tap), the control channel's socketpair, the kernel and command line,
+ * and the vmm_config over them. */
+struct kvm_build {
 	struct kvm_priv *p;
 	struct vmm_config mc;
-	cleanup_free char *kernel = NULL;
-	struct timespec t0, t1;
-	uint8_t mac[6] = { 0 };
+	char *kernel;
 	char cmdline[512];
-	int sv[2] = { -1, -1 };
+	uint8_t mac[6];
+	int host_ctl; /* our end of the control channel */
+};
+
+static void build_free(struct kvm_build *b)
+{
+	if (b->host_ctl >= 0)
+		close(b->host_ctl);
+	b->host_ctl = -1;
+	priv_free(b->p);
+	b->p = NULL;
+	free(b->kernel);
+	b->kernel = NULL;
+}
+
+static int build_prepare(const struct hv_vm_config *vc, struct kvm_build *b, struct lv_error **err)
+{
+	struct kvm_priv *p;
+	int sv[2];
 	int r;
 
-	p = calloc(1, sizeof(*p));
+	*b = (struct kvm_build){ .host_ctl = -1 };
+	p = b->p = calloc(1, sizeof(*p));
 	if (!p)
 		return lv_err(err, ENOMEM, "kvm backend");
 	p->vmm_ctl_fd = p->debug_fd = p->log_fd = p->disk_fd = p->tap_fd = -1;
 	r = p->log_fd = open_in(vc->state_dir, "vmm.log", err);
 	if (r < 0)
-		goto fail;
+		return r;
 	if (vc->debug) {
 		r = p->debug_fd = open_in(vc->state_dir, "console.log", err);
 		if (r < 0)
-			goto fail;
+			return r;
 	}
 	if (vc->disk) {
 		p->disk_fd = open(vc->disk, O_RDONLY | O_CLOEXEC);
-		if (p->disk_fd < 0) {
-			r = lv_err(err, errno, "disk %s", vc->disk);
-			goto fail;
-		}
+		if (p->disk_fd < 0)
+			return lv_err(err, errno, "disk %s", vc->disk);
 	}
 	if (vc->tap) {
 		r = vmm_tap_open(vc->tap, true, &p->tap_fd, NULL, err);
 		if (r < 0)
-			goto fail;
-		guest_mac(vc->state_dir, mac);
+			return r;
+		guest_mac(vc->state_dir, b->mac);
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		r = lv_err(err, errno, "socketpair for the control channel");
-		goto fail;
-	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return lv_err(err, errno, "socketpair for the control channel");
+	b->host_ctl = sv[0];
 	p->vmm_ctl_fd = sv[1];
-	if (fcntl(sv[1], F_SETFL, O_NONBLOCK) < 0) {
-		r = lv_err(err, errno, "control channel: O_NONBLOCK");
-		goto fail;
-	}
-	kernel = kernel_image(vc->kernel);
-	if (!kernel) {
-		r = lv_err(err, ENOMEM, "kernel path");
-		goto fail;
-	}
-	snprintf(cmdline, sizeof(cmdline), "reboot=t panic=-1 rdinit=/%s %s", vc->init_path,
+	if (fcntl(sv[1], F_SETFL, O_NONBLOCK) < 0)
+		return lv_err(err, errno, "control channel: O_NONBLOCK");
+	b->kernel = kernel_image(vc->kernel);
+	if (!b->kernel)
+		return lv_err(err, ENOMEM, "kernel path");
+	snprintf(b->cmdline, sizeof(b->cmdline), "reboot=t panic=-1 rdinit=/%s %s", vc->init_path,
 		 vc->debug ? "console=ttyS0 printk.time=1 lightvm.debug" : "quiet 8250.nr_uarts=0");
-	mc = (struct vmm_config){
+	b->mc = (struct vmm_config){
 		.vcpus = vc->vcpus,
 		.mem_mib = vc->mem_mib,
-		.kernel_path = kernel,
+		.kernel_path = b->kernel,
 		.initrd_path = vc->initrd,
-		.cmdline = cmdline,
+		.cmdline = b->cmdline,
 		.ctl_fd = sv[1],
 		.ctl_port_name = KVM_CTL_PORT,
 		.debug_fd = p->debug_fd,
@@ -165,26 +179,142 @@ static int kvm_launch(const struct rt_config *cfg, const struct hv_vm_config *vc
 		.blk_fd = p->disk_fd,
 		.tap_fd = p->tap_fd,
 	};
-	memcpy(mc.mac, mac, sizeof(mac));
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = vmm_create(&mc, &p->vmm, err);
-	if (r < 0)
-		goto fail;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	dprintf(p->log_fd, "kernel: %s\ncmdline: %s\nbuilt in %ld us\n", kernel, vmm_cmdline(p->vmm),
-		(long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
+	memcpy(b->mc.mac, b->mac, sizeof(b->mac));
+	return 0;
+}
+
+/* The built VM becomes vm's; b keeps nothing. */
+static void build_finish(struct kvm_build *b, const char *how, uint64_t t0, struct hv_vm *vm)
+{
+	struct kvm_priv *p = b->p;
+
+	dprintf(p->log_fd, "kernel: %s\ncmdline: %s\n%s in %llu us\n", b->kernel, vmm_cmdline(p->vmm), how,
+		(unsigned long long)((lv_now_ns() - t0) / 1000));
 	vm->ops = &hv_kvm_ops;
 	vm->vmm_pid = 0;
 	vm->vmm_start = 0;
 	vm->exit_fd = vmm_exit_fd(p->vmm);
-	vm->ctl_fd = sv[0];
+	vm->ctl_fd = b->host_ctl;
 	vm->priv = p;
+	b->host_ctl = -1;
+	b->p = NULL;
+	build_free(b);
+}
+
+static int kvm_launch(const struct rt_config *cfg, const struct hv_vm_config *vc, struct hv_vm *vm,
+		      struct lv_error **err)
+{
+	struct kvm_build b;
+	uint64_t t0 = 0;
+	int r;
+
+	(void)cfg;
+	r = build_prepare(vc, &b, err);
+	if (r == 0) {
+		t0 = lv_now_ns();
+		r = vmm_create(&b.mc, &b.p->vmm, err);
+	}
+	if (r < 0) {
+		build_free(&b);
+		return lv_err_wrap(err, "kvm backend");
+	}
+	build_finish(&b, "built", t0, vm);
 	return 0;
-fail:
-	if (sv[0] >= 0)
-		close(sv[0]);
-	priv_free(p);
-	return lv_err_wrap(err, "kvm backend");
+}
+
+static int kvm_restore(const struct rt_config *cfg, const struct hv_vm_config *vc, int mem_fd, int state_fd,
+		       struct hv_vm *vm, struct lv_error **err)
+{
+	struct kvm_build b;
+	uint64_t t0 = 0;
+	int r;
+
+	(void)cfg;
+	r = build_prepare(vc, &b, err);
+	if (r == 0) {
+		t0 = lv_now_ns();
+		r = vmm_restore(&b.mc, mem_fd, state_fd, &b.p->vmm, err);
+	}
+	if (r < 0) {
+		build_free(&b);
+		return lv_err_wrap(err, "kvm backend");
+	}
+	build_finish(&b, "restored from the pool's snapshot", t0, vm);
+	return 0;
+}
+
+/* Until the guest init's WAITING arrives on fd, the VM ends, or the
+ * deadline passes. */
+static int wait_guest_waiting(int fd, int exit_fd, uint64_t deadline_ms, struct lv_error **err)
+{
+	struct noxs_rx rx;
+	int r = noxs_rx_init(&rx, err);
+
+	while (r == 0) {
+		struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN }, { .fd = exit_fd, .events = POLLIN } };
+		uint64_t now = lv_now_ms();
+		uint16_t type;
+		const uint8_t *payload;
+		uint32_t len;
+
+		r = noxs_rx_next(&rx, &type, &payload, &len, err);
+		if (r < 0)
+			break;
+		if (r == 1) {
+			r = 0;
+			if (type == NOXS_MSG_WAITING)
+				break;
+			continue;
+		}
+		if (now >= deadline_ms) {
+			r = lv_err_msg(err, ETIMEDOUT, "the template's guest did not come up in time");
+			break;
+		}
+		r = poll(pfd, 2, (int)(deadline_ms - now));
+		if (r < 0 && errno == EINTR) {
+			r = 0;
+			continue;
+		}
+		if (r < 0) {
+			r = lv_err(err, errno, "poll");
+			break;
+		}
+		if (pfd[1].revents) {
+			r = lv_err_msg(err, ECHILD, "the template's guest ended while booting");
+			break;
+		}
+		r = pfd[0].revents ? noxs_rx_fill(&rx, fd, err) : 0;
+		if (r == 0 && pfd[0].revents)
+			r = lv_err_msg(err, EPIPE, "the template's control channel closed");
+		else if (r > 0)
+			r = 0;
+	}
+	noxs_rx_free(&rx);
+	return r;
+}
+
+static int kvm_make_template(const struct rt_config *cfg, const struct hv_vm_config *vc, int *mem_fd,
+			     int *state_fd, struct lv_error **err)
+{
+	struct kvm_build b;
+	uint64_t t0 = lv_now_ms();
+	int r;
+
+	*mem_fd = *state_fd = -1;
+	r = build_prepare(vc, &b, err);
+	if (r == 0)
+		r = vmm_create(&b.mc, &b.p->vmm, err);
+	if (r == 0)
+		r = vmm_start(b.p->vmm, err);
+	if (r == 0)
+		r = wait_guest_waiting(b.host_ctl, vmm_exit_fd(b.p->vmm), t0 + cfg->boot_timeout_ms, err);
+	if (r == 0)
+		r = vmm_snapshot(&b.p->vmm, mem_fd, state_fd, err);
+	if (r == 0)
+		dprintf(b.p->log_fd, "template: booted and snapshotted in %llu ms\n",
+			(unsigned long long)(lv_now_ms() - t0));
+	build_free(&b);
+	return r < 0 ? lv_err_wrap(err, "kvm template") : 0;
 }
 
 static int kvm_start(struct hv_vm *vm, struct lv_error **err)
@@ -226,5 +356,7 @@ const struct hv_ops hv_kvm_ops = {
 	.start = kvm_start,
 	.pause = kvm_pause,
 	.resume = kvm_resume,
+	.make_template = kvm_make_template,
+	.restore = kvm_restore,
 	.destroy = kvm_destroy,
 };

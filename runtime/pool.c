@@ -49,23 +49,47 @@ int rt_pool_sock_path(const char *root, char **out, struct lv_error **err)
 	return 0;
 }
 
-static bool has_roles(const struct pool_claimed *c, const int *fds, int *pidfd, int *ctl)
+/* A claimed shell's descriptors by role: a qemu shell's pidfd and
+ * control socket, or a kvm template's RAM and state; -1 where absent. */
+struct claimed_fds {
+	int pidfd, ctl, mem, snapshot;
+};
+
+static void claimed_close(struct claimed_fds *c)
 {
-	*pidfd = *ctl = -1;
-	if (c->nfds != 2)
-		return false;
-	for (unsigned i = 0; i < 2; i++) {
-		if (c->roles[i] == POOL_FD_PIDFD)
-			*pidfd = fds[i];
-		else if (c->roles[i] == POOL_FD_CTL)
-			*ctl = fds[i];
+	int *all[] = { &c->pidfd, &c->ctl, &c->mem, &c->snapshot };
+
+	for (size_t i = 0; i < LV_ARRAY_SIZE(all); i++) {
+		if (*all[i] >= 0)
+			close(*all[i]);
+		*all[i] = -1;
 	}
-	return *pidfd >= 0 && *ctl >= 0;
+}
+
+static void sort_roles(const struct pool_claimed *c, const int *fds, unsigned nfds, struct claimed_fds *out)
+{
+	*out = (struct claimed_fds){ -1, -1, -1, -1 };
+	for (unsigned i = 0; i < nfds; i++) {
+		int *slot = NULL;
+		if (i < c->nfds) {
+			switch (c->roles[i]) {
+			case POOL_FD_PIDFD: slot = &out->pidfd; break;
+			case POOL_FD_CTL: slot = &out->ctl; break;
+			case POOL_FD_MEMFD: slot = &out->mem; break;
+			case POOL_FD_SNAPSHOT: slot = &out->snapshot; break;
+			default: break;
+			}
+		}
+		if (slot && *slot < 0)
+			*slot = fds[i];
+		else
+			close(fds[i]);
+	}
 }
 
 /* 1 with the shell's fds, 0 for a cold start (the reason logged), never
  * an error: the pool is only ever a shortcut. */
-static int claim(struct rt_context *ctx, const struct hv_vm_config *vc, const char *backend, int *pidfd, int *ctl)
+static int claim(struct rt_context *ctx, const struct hv_vm_config *vc, const char *backend, struct claimed_fds *got)
 {
 	cleanup_free char *path = NULL;
 	cleanup_close int sock = -1;
@@ -96,12 +120,13 @@ static int claim(struct rt_context *ctx, const struct hv_vm_config *vc, const ch
 		rt_debug(&ctx->log, "pool: the daemon says: %s (errno %u): cold start", m.error.text, m.error.errnum);
 		return 0;
 	}
-	if (m.type != POOL_MSG_CLAIMED || !has_roles(&m.claimed, fds, pidfd, ctl)) {
+	if (m.type != POOL_MSG_CLAIMED) {
 		for (unsigned i = 0; i < nfds; i++)
 			close(fds[i]);
 		rt_debug(&ctx->log, "pool: unexpected %s reply (%u fds): cold start", pool_type_name(m.type), nfds);
 		return 0;
 	}
+	sort_roles(&m.claimed, fds, nfds, got);
 	rt_debug(&ctx->log, "pool: claimed shell %llu", (unsigned long long)m.claimed.shell_id);
 	return 1;
 cold:
@@ -111,22 +136,40 @@ cold:
 	return 0;
 }
 
+/* The claimed shell becomes vm: restored from a kvm template, or a qemu
+ * shell adopted.  Consumes got. */
+static int take_over(struct rt_context *ctx, const struct hv_ops *ops, const struct hv_vm_config *vc,
+		     struct claimed_fds *got, struct hv_vm *vm, struct lv_error **err)
+{
+	int r;
+
+	if (ops->restore && got->mem >= 0 && got->snapshot >= 0) {
+		r = ops->restore(&ctx->config, vc, got->mem, got->snapshot, vm, err);
+	} else if (ops->adopt && got->pidfd >= 0 && got->ctl >= 0) {
+		r = ops->adopt(vm, got->pidfd, got->ctl, err);
+		got->pidfd = got->ctl = -1; /* adopt consumes them */
+	} else {
+		r = lv_err_msg(err, EPROTO, "the shell's descriptors do not fit the %s backend", ops->name);
+	}
+	claimed_close(got);
+	return r;
+}
+
 int rt_pool_launch(struct rt_context *ctx, const struct hv_ops *ops, const struct hv_vm_config *vc,
 		   struct hv_vm *vm, bool *claimed, struct lv_error **err)
 {
-	int pidfd, ctl, r;
+	struct claimed_fds got;
 
 	*claimed = false;
-	/* Only the qemu backend has shells so far, and only a guest that
-	 * waits for its rootfs can become any container. */
-	if (ops->adopt && vc->rootfs_archive && !vc->disk && !vc->tap && !vc->debug &&
-	    claim(ctx, vc, ops->name, &pidfd, &ctl) == 1) {
-		r = ops->adopt(vm, pidfd, ctl, err);
-		if (r == 0) {
+	/* Only a guest that waits for its rootfs can become any container, and
+	 * shells have no debug console, disk or NIC. */
+	if ((ops->adopt || ops->restore) && vc->rootfs_archive && !vc->disk && !vc->tap && !vc->debug &&
+	    claim(ctx, vc, ops->name, &got) == 1) {
+		if (take_over(ctx, ops, vc, &got, vm, err) == 0) {
 			*claimed = true;
 			return 0;
 		}
-		rt_debug(&ctx->log, "pool: adopting the shell: %s: cold start", (*err)->msg);
+		rt_debug(&ctx->log, "pool: taking over the shell: %s: cold start", (*err)->msg);
 		lv_error_free(err);
 	}
 	return ops->launch(&ctx->config, vc, vm, err);

@@ -50,11 +50,12 @@ enum pool_type {
 	POOL_MSG_ERROR = 0xff,
 };
 
-/* What each descriptor of a CLAIMED message is.  vCPU n is
- * POOL_FD_VCPU(n), n < POOL_MAX_VCPUS. */
+/* What each descriptor of a CLAIMED message is.  The vCPU roles are
+ * reserved (KVM fds only work in the process that made them: a kvm claim
+ * carries a snapshot instead, see runtime/poold_template.h). */
 enum pool_fd_role {
-	POOL_FD_MEMFD = 0x0001,  /* kvm: guest RAM memfd */
-	POOL_FD_VM = 0x0002,     /* kvm: the KVM VM fd */
+	POOL_FD_MEMFD = 0x0001,  /* kvm: the template's RAM, a sealed memfd */
+	POOL_FD_SNAPSHOT = 0x0002, /* kvm: the template's state, a sealed memfd (vmm/snapshot.h) */
 	POOL_FD_PIDFD = 0x0003,  /* qemu: pidfd of the paused QEMU process */
 	POOL_FD_CTL = 0x0004,    /* qemu: its control-channel socket */
 	POOL_FD_VCPU0 = 0x0100,

@@ -43,6 +43,7 @@
 #include "../lib/clock.h"
 #include "guest_blob.h"
 #include "initramfs.h"
+#include "poold_template.h"
 #include "state.h"
 #include "state_internal.h"
 
@@ -50,7 +51,7 @@
 #define POOLD_LAUNCH_GAP_MS 400
 #define POOLD_RETRY_MS 2000 /* after a failed launch */
 
-enum watch_kind { W_LISTEN = 1, W_SIGNAL, W_CLIENT, W_MONITOR };
+enum watch_kind { W_LISTEN = 1, W_SIGNAL, W_CLIENT, W_MONITOR, W_TEMPLATE };
 
 struct watch {
 	enum watch_kind kind;
@@ -73,6 +74,10 @@ struct pd_pool {
 	struct pool_key key;
 	unsigned target, cap;
 	uint64_t next_launch_ms;
+	uint64_t tmpl_id, tmpl_t0;  /* ROOT/pool/<tmpl_id>/ while the template is made */
+	bool kvm;                 /* a template pool (poold_template.h), else QEMU shells */
+	struct pd_template tmpl;
+	struct watch tw;          /* W_TEMPLATE: the child making tmpl */
 };
 
 struct poold {
@@ -155,9 +160,22 @@ static struct pd_pool *pool_find(struct poold *pd, const struct pool_key *key)
 	return NULL;
 }
 
+static struct pd_pool *pool_add(struct poold *pd, const struct pool_key *key, unsigned cap)
+{
+	struct pd_pool *p = &pd->pools[pd->npools++];
+
+	*p = (struct pd_pool){ .key = *key, .cap = cap, .kvm = strcmp(key->backend, "kvm") == 0 };
+	pd_template_init(&p->tmpl);
+	p->tw = (struct watch){ .kind = W_TEMPLATE, .fd = -1, .obj = p };
+	return p;
+}
+
 static unsigned pool_ready(const struct poold *pd, unsigned pool)
 {
 	unsigned n = 0;
+
+	if (pd->pools[pool].kvm) /* claims restore copies: never used up */
+		return pd_template_ready(&pd->pools[pool].tmpl) ? pd->pools[pool].target : 0;
 
 	for (const struct pd_shell *sh = pd->shells; sh; sh = sh->next)
 		n += !sh->claimed && sh->pool == pool;
@@ -255,6 +273,62 @@ static void reap(struct poold *pd)
 	}
 }
 
+static void template_launch(struct poold *pd, unsigned pool)
+{
+	struct pd_pool *p = &pd->pools[pool];
+	struct lv_error *err = NULL;
+	char dir[PATH_MAX];
+	uint64_t id = pd->next_id++;
+
+	p->next_launch_ms = lv_now_ms() + POOLD_RETRY_MS; /* the next try, if this one fails */
+	snprintf(dir, sizeof(dir), "%s/%llu", pd->dir, (unsigned long long)id);
+	if (mkdir(dir, 0700) < 0) {
+		lv_err(&err, errno, "mkdir %s", dir);
+	} else if (pd_template_start(&pd->ctx->config, &p->key, pd->initrd, dir, &p->tmpl, &err) == 0) {
+		p->tmpl_id = id;
+		p->tmpl_t0 = lv_now_ms();
+		p->tw = (struct watch){ .kind = W_TEMPLATE, .fd = p->tmpl.sock, .obj = p };
+		if (watch_add(pd, &p->tw, &err) == 0) {
+			rt_debug(&pd->ctx->log, "poold: making the kvm template of pool %u (child %d)", pool,
+				 (int)p->tmpl.pid);
+			return;
+		}
+		p->tw.fd = -1;
+		pd_template_drop(&p->tmpl);
+	}
+	record_remove(pd, id);
+	rt_log(&pd->ctx->log, RT_LOG_ERROR, "poold: starting a kvm template: %s", err->msg);
+	lv_error_free(&err);
+}
+
+/* Stops a template being made and forgets a made one. */
+static void template_stop(struct poold *pd, struct pd_pool *p)
+{
+	if (p->tw.fd >= 0)
+		epoll_ctl(pd->ep, EPOLL_CTL_DEL, p->tw.fd, NULL);
+	p->tw.fd = -1; /* it was tmpl.sock: closed by the drop */
+	if (p->tmpl.pid > 0 || p->tmpl.sock >= 0)
+		record_remove(pd, p->tmpl_id);
+	pd_template_drop(&p->tmpl);
+}
+
+static void template_done(struct poold *pd, struct pd_pool *p)
+{
+	struct lv_error *err = NULL;
+	int r = pd_template_collect(&p->tmpl, &err);
+
+	if (r == -EAGAIN)
+		return;
+	p->tw.fd = -1; /* closed by the collect, which also took it off the epoll set */
+	if (r == 0)
+		rt_debug(&pd->ctx->log, "poold: kvm template of %u MiB, %u vCPUs ready in %llu ms", p->key.mem_mib,
+			 p->key.vcpus, (unsigned long long)(lv_now_ms() - p->tmpl_t0));
+	else
+		rt_log(&pd->ctx->log, RT_LOG_ERROR, "poold: making a kvm template: %s", err->msg);
+	lv_error_free(&err);
+	record_remove(pd, p->tmpl_id);
+}
+
 static void refill(struct poold *pd, int *timeout)
 {
 	uint64_t now = lv_now_ms();
@@ -264,6 +338,15 @@ static void refill(struct poold *pd, int *timeout)
 		return;
 	for (unsigned i = 0; i < pd->npools; i++) {
 		struct pd_pool *p = &pd->pools[i];
+		if (p->kvm) {
+			if (!p->target || pd_template_ready(&p->tmpl) || p->tmpl.pid > 0)
+				continue;
+			if (now >= p->next_launch_ms)
+				template_launch(pd, i);
+			else if (*timeout < 0 || p->next_launch_ms - now < (uint64_t)*timeout)
+				*timeout = (int)(p->next_launch_ms - now);
+			continue;
+		}
 		if (pool_ready(pd, i) >= p->target || pool_ready(pd, i) >= p->cap)
 			continue;
 		if (now >= p->next_launch_ms)
@@ -303,6 +386,32 @@ static int reply(int fd, uint16_t type)
 	return r;
 }
 
+/* A kvm claim: the same two sealed fds for every claimant. */
+static void claim_template(struct poold *pd, int fd, struct pd_pool *p)
+{
+	struct pool_msg m = { .type = POOL_MSG_CLAIMED };
+	struct lv_error *err = NULL;
+	struct ucred cred = { .pid = 0 };
+	socklen_t len = sizeof(cred);
+
+	if (!pd_template_ready(&p->tmpl) || !p->target) {
+		reply(fd, POOL_MSG_NONE);
+		return;
+	}
+	getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+	m.claimed.shell_id = pd->next_id++;
+	m.claimed.nfds = 2;
+	m.claimed.roles[0] = POOL_FD_MEMFD;
+	m.claimed.roles[1] = POOL_FD_SNAPSHOT;
+	if (pool_send(fd, &m, (int[]){ p->tmpl.mem_fd, p->tmpl.state_fd }, 2, &err) < 0) {
+		rt_log(&pd->ctx->log, RT_LOG_WARN, "poold: handing out the kvm template: %s", err->msg);
+		lv_error_free(&err);
+		return;
+	}
+	rt_debug(&pd->ctx->log, "poold: shell %llu (kvm snapshot) claimed by monitor %d",
+		 (unsigned long long)m.claimed.shell_id, (int)cred.pid);
+}
+
 static void handle_claim(struct poold *pd, int fd, const struct pool_claim *c)
 {
 	struct pd_pool *p = pool_find(pd, &c->key);
@@ -314,6 +423,10 @@ static void handle_claim(struct poold *pd, int fd, const struct pool_claim *c)
 	unsigned long long mstart = 0;
 	unsigned pool = p ? (unsigned)(p - pd->pools) : 0;
 
+	if (p && p->kvm) {
+		claim_template(pd, fd, p);
+		return;
+	}
 	for (sh = p ? pd->shells : NULL; sh; sh = sh->next)
 		if (!sh->claimed && sh->pool == pool)
 			break;
@@ -354,8 +467,16 @@ static void handle_fill(struct poold *pd, int fd, const struct pool_fill *f)
 	struct pd_pool *p = pool_find(pd, &f->key);
 	unsigned cap = p ? p->cap : pd->ctx->config.pool_cap;
 
-	if (strcmp(f->key.backend, "qemu") != 0) {
-		reply_error(fd, EOPNOTSUPP, "no pool for backend \"%s\" (only qemu has shells)", f->key.backend);
+	const struct hv_ops *ops = NULL;
+	struct lv_error *err = NULL;
+
+	if (!p && hv_select(&pd->ctx->config, f->key.backend, &ops, &err) < 0) {
+		reply_error(fd, lv_err_errno(err), "%s", err->msg);
+		lv_error_free(&err);
+		return;
+	}
+	if (!p && ops != &hv_qemu_ops && !ops->make_template) {
+		reply_error(fd, EOPNOTSUPP, "no pool for backend \"%s\" (qemu and kvm have shells)", f->key.backend);
 		return;
 	}
 	if (f->target > cap) {
@@ -368,8 +489,7 @@ static void handle_fill(struct poold *pd, int fd, const struct pool_fill *f)
 			reply_error(fd, ENOSPC, "already %u pools", pd->npools);
 			return;
 		}
-		p = &pd->pools[pd->npools++];
-		*p = (struct pd_pool){ .key = f->key, .cap = cap };
+		p = pool_add(pd, &f->key, cap);
 	}
 	p->target = f->target;
 	reply(fd, POOL_MSG_OK);
@@ -389,6 +509,7 @@ static void handle_drain(struct poold *pd, int fd, const struct pool_drain *d)
 		if (p && p != &pd->pools[i])
 			continue;
 		pd->pools[i].target = 0;
+		template_stop(pd, &pd->pools[i]);
 		for (struct pd_shell *sh = pd->shells; sh; sh = sh->next)
 			if (!sh->claimed && sh->pool == i)
 				shell_kill(sh);
@@ -579,9 +700,6 @@ static int setup(struct poold *pd, struct lv_error **err)
 		.compress_level = cfg->initramfs_compress,
 		.shell = true,
 	};
-	r = hv_qemu_ops.check(cfg, err);
-	if (r < 0)
-		return r;
 	r = rt_initramfs_get(&req, &pd->initrd, err);
 	if (r < 0)
 		return lv_err_wrap(err, "the shell initramfs");
@@ -625,13 +743,16 @@ static int setup(struct poold *pd, struct lv_error **err)
 	if ((r = watch_add(pd, &pd->lw, err)) < 0 || (r = watch_add(pd, &pd->sw, err)) < 0)
 		return r;
 	if (cfg->pool_target > 0) {
-		struct pd_pool *p = &pd->pools[pd->npools];
-		r = rt_pool_key(cfg, "qemu", cfg->default_mem_mib, cfg->default_vcpus, &p->key, err);
+		/* The pool of the configured backend ("auto" resolved). */
+		const struct hv_ops *ops;
+		struct pool_key key;
+
+		r = hv_select(cfg, cfg->backend, &ops, err);
+		if (r == 0)
+			r = rt_pool_key(cfg, ops->name, cfg->default_mem_mib, cfg->default_vcpus, &key, err);
 		if (r < 0)
-			return r;
-		p->target = cfg->pool_target;
-		p->cap = cfg->pool_cap;
-		pd->npools++;
+			return lv_err_wrap(err, "the configured pool");
+		pool_add(pd, &key, cfg->pool_cap)->target = cfg->pool_target;
 	}
 	return 0;
 }
@@ -664,6 +785,8 @@ static void teardown(struct poold *pd)
 		free(sh);
 	}
 	pd->shells = NULL;
+	for (unsigned i = 0; i < pd->npools; i++)
+		template_stop(pd, &pd->pools[i]);
 	rmdir(pd->dir); /* fails while a container still runs on a shell */
 	if (pd->sw.fd >= 0)
 		close(pd->sw.fd);
@@ -712,6 +835,9 @@ int rt_poold_run(struct rt_context *ctx, struct lv_error **err)
 					watch_close(&pd, w);
 					free(w);
 				}
+				break;
+			case W_TEMPLATE:
+				template_done(&pd, w->obj);
 				break;
 			case W_MONITOR: {
 				struct pd_shell *sh = w->obj;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 
@@ -50,8 +51,9 @@ int vmm_memory_create(uint64_t size, struct vmm_memory **out, struct lv_error **
 		goto fail_close;
 	}
 	/* Whoever else ever gets this fd (a vhost-user backend, say) must not
-	 * be able to shrink it under us: access past the end would SIGBUS. */
-	if (fcntl(mem->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+	 * be able to shrink it under us: access past the end would SIGBUS.
+	 * Not F_SEAL_SEAL yet: a snapshot adds F_SEAL_WRITE (vmm_memory_seal). */
+	if (fcntl(mem->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0) {
 		r = lv_err(err, errno, "sealing guest RAM memfd");
 		goto fail_close;
 	}
@@ -72,6 +74,47 @@ fail_close:
 fail_free:
 	free(mem);
 	return r;
+}
+
+int vmm_memory_from_snapshot(int fd, uint64_t size, struct vmm_memory **out, struct lv_error **err)
+{
+	struct vmm_memory *mem;
+	struct stat st;
+	int seals;
+
+	if (size == 0 || size % VMM_PAGE_SIZE || size > VMM_MEM_MAX_SIZE)
+		return lv_err_msg(err, EINVAL, "snapshot RAM size %llu is not a page multiple up to %llu bytes",
+				  (unsigned long long)size, VMM_MEM_MAX_SIZE);
+	if (fstat(fd, &st) < 0)
+		return lv_err(err, errno, "snapshot RAM: fstat");
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
+		return lv_err_msg(err, EINVAL, "snapshot RAM: %lld bytes, the snapshot says %llu",
+				  (long long)st.st_size, (unsigned long long)size);
+	/* Shared read-only below our private copy: nobody may change it. */
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || (seals & VMM_SNAPSHOT_SEALS) != VMM_SNAPSHOT_SEALS)
+		return lv_err_msg(err, EPERM, "snapshot RAM: not sealed against writes and resizing");
+	mem = calloc(1, sizeof(*mem));
+	if (!mem)
+		return lv_err(err, ENOMEM, "allocating guest memory state");
+	mem->size = size;
+	mem->memfd = -1; /* the mapping keeps the file; writes stay ours */
+	mem->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+	if (mem->base == MAP_FAILED) {
+		free(mem);
+		return lv_err(err, errno, "mapping %llu bytes of snapshot RAM", (unsigned long long)size);
+	}
+	(void)madvise(mem->base, size, MADV_DONTDUMP);
+	layout(mem);
+	*out = mem;
+	return 0;
+}
+
+int vmm_memory_seal(int fd, struct lv_error **err)
+{
+	if (fcntl(fd, F_ADD_SEALS, VMM_SNAPSHOT_SEALS) < 0)
+		return lv_err(err, errno, "sealing snapshot RAM (is it still mapped writable?)");
+	return 0;
 }
 
 int vmm_memory_register(const struct vmm_memory *mem, int vm_fd, struct lv_error **err)

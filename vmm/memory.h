@@ -13,6 +13,7 @@
 #ifndef VMM_MEMORY_H
 #define VMM_MEMORY_H
 
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,18 @@ struct vmm_memory {
  * sealed against resizing, and lays it out around the MMIO hole.  Needs no
  * /dev/kvm. */
 int vmm_memory_create(uint64_t size, struct vmm_memory **out, struct lv_error **err);
+
+/* What a snapshot's RAM carries: nothing can change it any more. */
+#define VMM_SNAPSHOT_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
+
+/* Guest RAM restored from a snapshot (a memfd of exactly size bytes with
+ * VMM_SNAPSHOT_SEALS): mapped privately, so every VM restored from it
+ * shares the pages it only reads and copies those it writes.  fd stays the
+ * caller's (it may be closed at once). */
+int vmm_memory_from_snapshot(int fd, uint64_t size, struct vmm_memory **out, struct lv_error **err);
+/* Seals a template's RAM memfd for good; no writable mapping may be left
+ * (destroy the VM first). */
+int vmm_memory_seal(int fd, struct lv_error **err);
 
 /* Registers the regions with a VM as slots 0.. (KVM_SET_USER_MEMORY_REGION). */
 int vmm_memory_register(const struct vmm_memory *mem, int vm_fd, struct lv_error **err);

@@ -479,6 +479,38 @@ fail_free:
 	return r;
 }
 
+int vmm_console_save(struct vmm_console *c, struct vmm_console_state *st, struct lv_error **err)
+{
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&c->mmio.lock);
+	if (c->tx_held || c->tx_more || c->n_pending)
+		r = lv_err_msg(err, EBUSY, "virtio-console: busy (a chain half sent or %u control messages waiting)",
+			       c->n_pending);
+	else
+		r = vmm_virtio_mmio_save(&c->mmio, &st->mmio, err);
+	st->port_ready = c->port_ready;
+	st->guest_open = c->stats.guest_open;
+	pthread_mutex_unlock(&c->mmio.lock);
+	return r;
+}
+
+int vmm_console_restore(struct vmm_console *c, const struct vmm_console_state *st, struct lv_error **err)
+{
+	int r;
+
+	pthread_mutex_lock(&c->mmio.lock);
+	r = vmm_virtio_mmio_restore(&c->mmio, &st->mmio, err);
+	if (r == 0) {
+		c->port_ready = st->port_ready != 0;
+		c->stats.guest_open = st->guest_open != 0;
+		r = update_interest(c, err);
+	}
+	pthread_mutex_unlock(&c->mmio.lock);
+	return r < 0 ? lv_err_wrap(err, "virtio-console") : 0;
+}
+
 struct vmm_virtio_mmio *vmm_console_mmio(struct vmm_console *c)
 {
 	return &c->mmio;

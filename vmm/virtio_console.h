@@ -74,6 +74,21 @@ struct vmm_virtio_mmio *vmm_console_mmio(struct vmm_console *c);
 /* A snapshot of the counters and states (takes the lock). */
 void vmm_console_get_stats(struct vmm_console *c, struct vmm_console_stats *out);
 
+/* The device in a snapshot: the transport, and whether the guest took and
+ * opened the port.  Saving needs a quiet device (-EBUSY while a chain is
+ * half sent or a control message waits); what the guest sent before is on
+ * the old host fd, and buffers it posted are in its RAM.  Restoring goes
+ * to a device just created (its host fd the new one), before the VMM
+ * starts. */
+struct vmm_console_state {
+	struct vmm_virtio_mmio_state mmio;
+	uint8_t port_ready, guest_open;
+	uint8_t pad[6];
+};
+
+int vmm_console_save(struct vmm_console *c, struct vmm_console_state *st, struct lv_error **err);
+int vmm_console_restore(struct vmm_console *c, const struct vmm_console_state *st, struct lv_error **err);
+
 /* Removes the fds from the loop (call it from the loop's thread or with the
  * loop stopped), closes the transport's eventfds and frees; host_fd is left
  * open for its owner.  NULL-safe, sets *c to NULL. */

@@ -229,6 +229,66 @@ static void write_status(struct vmm_virtio_mmio *m, uint32_t v)
 	}
 }
 
+int vmm_virtio_mmio_save(const struct vmm_virtio_mmio *m, struct vmm_virtio_mmio_state *st,
+			 struct lv_error **err)
+{
+	unsigned int i;
+
+	if (m->broken)
+		return lv_err_msg(err, EIO, "virtio-%s: broken (%s)", m->ops->name, m->broken_msg);
+	*st = (struct vmm_virtio_mmio_state){
+		.status = m->status,
+		.device_features_sel = m->device_features_sel,
+		.driver_features_sel = m->driver_features_sel,
+		.queue_sel = m->queue_sel,
+		.driver_features = m->driver_features,
+		.interrupt_status = m->interrupt_status,
+		.config_generation = m->config_generation,
+		.num_queues = m->ops->num_queues,
+	};
+	for (i = 0; i < m->ops->num_queues; i++)
+		vmm_vq_save(&m->vqs[i], &st->vqs[i]);
+	return 0;
+}
+
+int vmm_virtio_mmio_restore(struct vmm_virtio_mmio *m, const struct vmm_virtio_mmio_state *st,
+			    struct lv_error **err)
+{
+	unsigned int i;
+	int r;
+
+	if (st->num_queues != m->ops->num_queues)
+		return lv_err_msg(err, EINVAL, "virtio-%s: %u queues saved, the device has %u", m->ops->name,
+				  st->num_queues, m->ops->num_queues);
+	if (st->status & ~DRIVER_STATUS_BITS)
+		return lv_err_msg(err, EINVAL, "virtio-%s: saved status 0x%x", m->ops->name, st->status);
+	m->driver_features = st->driver_features;
+	if ((st->status & VIRTIO_CONFIG_S_FEATURES_OK) && !features_acceptable(m)) {
+		m->driver_features = 0;
+		return lv_err_msg(err, EINVAL, "virtio-%s: saved features 0x%llx were not offered", m->ops->name,
+				  (unsigned long long)st->driver_features);
+	}
+	if (st->interrupt_status & ~(VMM_VIRTIO_INT_VRING | VMM_VIRTIO_INT_CONFIG))
+		return lv_err_msg(err, EINVAL, "virtio-%s: saved interrupt status 0x%x", m->ops->name,
+				  st->interrupt_status);
+	for (i = 0; i < m->ops->num_queues; i++) {
+		if (st->vqs[i].ready && st->vqs[i].size > m->ops->queue_max)
+			return lv_err_msg(err, EINVAL, "virtio-%s queue %u: saved size %u over %u", m->ops->name, i,
+					  st->vqs[i].size, m->ops->queue_max);
+		r = vmm_vq_restore(&m->vqs[i], m->mem, &st->vqs[i], err);
+		if (r < 0)
+			return lv_err_wrap(err, "virtio-%s queue %u", m->ops->name, i);
+	}
+	m->status = st->status;
+	m->device_features_sel = st->device_features_sel;
+	m->driver_features_sel = st->driver_features_sel;
+	m->queue_sel = st->queue_sel;
+	m->driver_features = st->driver_features;
+	m->interrupt_status = st->interrupt_status;
+	m->config_generation = st->config_generation;
+	return 0;
+}
+
 static struct vmm_vq *selected_queue(struct vmm_virtio_mmio *m)
 {
 	return m->queue_sel < m->ops->num_queues ? &m->vqs[m->queue_sel] : NULL;

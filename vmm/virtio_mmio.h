@@ -131,6 +131,28 @@ void vmm_virtio_mmio_config_changed(struct vmm_virtio_mmio *m);
 /* Whether the driver is live (DRIVER_OK set, not broken). */
 bool vmm_virtio_mmio_live(const struct vmm_virtio_mmio *m);
 
+/* The transport's part of a snapshot: what the driver configured.  The
+ * device's own part is its business (vmm_console_save()). */
+struct vmm_virtio_mmio_state {
+	uint32_t status;
+	uint32_t device_features_sel, driver_features_sel, queue_sel;
+	uint64_t driver_features;
+	uint32_t interrupt_status;
+	uint32_t config_generation;
+	uint32_t num_queues;
+	uint32_t pad;
+	struct vmm_vq_state vqs[VMM_VIRTIO_MAX_QUEUES];
+};
+
+/* With the lock held.  A broken device is not saved (-EIO). */
+int vmm_virtio_mmio_save(const struct vmm_virtio_mmio *m, struct vmm_virtio_mmio_state *st,
+			 struct lv_error **err);
+/* With the lock held, on a device just initialised for the same ops: takes
+ * the driver's state over without calling activate (the device restores
+ * its own).  Every value is checked as if the driver had written it. */
+int vmm_virtio_mmio_restore(struct vmm_virtio_mmio *m, const struct vmm_virtio_mmio_state *st,
+			    struct lv_error **err);
+
 /* "virtio_mmio.device=0x200@0xd0000000:5" into buf; returns the length
  * snprintf would have written. */
 int vmm_virtio_mmio_cmdline(const struct vmm_virtio_mmio *m, char *buf, size_t size);

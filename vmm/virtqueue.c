@@ -76,6 +76,35 @@ void vmm_vq_reset(struct vmm_vq *vq)
 	vq->used_idx = 0;
 }
 
+void vmm_vq_save(const struct vmm_vq *vq, struct vmm_vq_state *st)
+{
+	*st = (struct vmm_vq_state){
+		.desc_gpa = vq->desc_gpa, .avail_gpa = vq->avail_gpa, .used_gpa = vq->used_gpa,
+		.size = vq->size, .ready = vq->ready,
+		.last_avail = vq->ready ? vq->last_avail : 0, .used_idx = vq->ready ? vq->used_idx : 0,
+	};
+}
+
+int vmm_vq_restore(struct vmm_vq *vq, const struct vmm_memory *mem, const struct vmm_vq_state *st,
+		   struct lv_error **err)
+{
+	int r;
+
+	vmm_vq_reset(vq);
+	vq->size = st->size;
+	vq->desc_gpa = st->desc_gpa;
+	vq->avail_gpa = st->avail_gpa;
+	vq->used_gpa = st->used_gpa;
+	if (!st->ready)
+		return 0;
+	r = vmm_vq_activate(vq, mem, err);
+	if (r < 0)
+		return r;
+	vq->last_avail = st->last_avail;
+	vq->used_idx = st->used_idx;
+	return 0;
+}
+
 /* Walks one chain from head, which is < size.  On failure nothing has been
  * consumed. */
 static int walk_chain(const struct vmm_vq *vq, uint16_t head, struct vmm_vq_chain *c,

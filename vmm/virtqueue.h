@@ -55,6 +55,22 @@ int vmm_vq_activate(struct vmm_vq *vq, const struct vmm_memory *mem, struct lv_e
 /* Back to the reset state: not ready, addresses and size kept as written. */
 void vmm_vq_reset(struct vmm_vq *vq);
 
+/* A queue as a snapshot keeps it (vmm/snapshot.h): the driver's
+ * configuration and the device's two indexes. */
+struct vmm_vq_state {
+	uint64_t desc_gpa, avail_gpa, used_gpa;
+	uint16_t size;
+	uint16_t last_avail, used_idx;
+	uint8_t ready;
+	uint8_t pad;
+};
+
+void vmm_vq_save(const struct vmm_vq *vq, struct vmm_vq_state *st);
+/* Sets the configuration; a ready queue is activated (the same checks as
+ * the driver's QueueReady write) and resumes at the saved indexes. */
+int vmm_vq_restore(struct vmm_vq *vq, const struct vmm_memory *mem, const struct vmm_vq_state *st,
+		   struct lv_error **err);
+
 /* Takes the next available chain: 1 with *chain filled, 0 when the driver
  * has made none available, negative errno when the queue is not ready or
  * the ring breaks the rules (nothing is consumed then)

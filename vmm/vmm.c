@@ -116,7 +116,7 @@ void vmm_next_slot(const struct vmm *v, uint64_t *base, unsigned int *gsi)
 	*gsi = VMM_FIRST_GSI + v->nwin;
 }
 
-static int create_devices(struct vmm *v, struct lv_error **err)
+int vmm_create_devices(struct vmm *v, struct lv_error **err)
 {
 	uint64_t base;
 	unsigned int gsi;
@@ -164,16 +164,12 @@ out:
 	return r;
 }
 
-int vmm_create(const struct vmm_config *cfg, struct vmm **out, struct lv_error **err)
+int vmm_new(const struct vmm_config *cfg, struct vmm **out, struct lv_error **err)
 {
 	struct vmm_vm_config vc = { .kvm_path = cfg->kvm_path, .irqchip = true };
 	struct vmm *v;
-	unsigned int i;
 	int r;
 
-	r = check_config(cfg, err);
-	if (r < 0)
-		return r;
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return lv_err(err, ENOMEM, "vmm");
@@ -187,26 +183,55 @@ int vmm_create(const struct vmm_config *cfg, struct vmm **out, struct lv_error *
 	pthread_mutex_init(&v->lock, NULL);
 	pthread_cond_init(&v->cond, NULL);
 	v->sync_init = true;
+	if ((r = vmm_loop_create(&v->loop, err)) < 0 || (r = vmm_vm_create(&vc, &v->vm, err)) < 0)
+		goto fail;
+	*out = v;
+	return 0;
+fail:
+	vmm_destroy(&v);
+	return r;
+}
+
+int vmm_create_vcpus(struct vmm *v, struct lv_error **err)
+{
+	unsigned int i;
+	int r;
+
+	for (i = 0; i < v->cfg.vcpus; i++) {
+		r = vmm_vcpu_create(v->vm, i, &v->vcpus[i], err);
+		if (r < 0)
+			return r;
+		v->nvcpus++;
+	}
+	return 0;
+}
+
+int vmm_create(const struct vmm_config *cfg, struct vmm **out, struct lv_error **err)
+{
+	struct vmm *v = NULL;
+	int r;
+
+	r = check_config(cfg, err);
+	if (r < 0)
+		return r;
+	r = vmm_new(cfg, &v, err);
+	if (r < 0)
+		return r;
 	if (cfg->cmdline && (r = cmdline_append(v, cfg->cmdline, err)) < 0)
 		goto fail;
-	if ((r = vmm_loop_create(&v->loop, err)) < 0 ||
-	    (r = vmm_vm_create(&vc, &v->vm, err)) < 0 ||
-	    (r = vmm_memory_create((uint64_t)cfg->mem_mib << 20, &v->mem, err)) < 0 ||
+	if ((r = vmm_memory_create((uint64_t)cfg->mem_mib << 20, &v->mem, err)) < 0 ||
 	    (r = vmm_memory_register(v->mem, v->vm->vm_fd, err)) < 0)
 		goto fail;
 	/* Linux finds the CPUs and the IOAPIC in the MP table (no ACPI). */
 	r = vmm_mptable_write(v->mem, VMM_MPTABLE_ADDR, cfg->vcpus, err);
 	if (r < 0)
 		goto fail;
-	r = create_devices(v, err);
+	r = vmm_create_devices(v, err);
 	if (r < 0)
 		goto fail;
-	for (i = 0; i < cfg->vcpus; i++) {
-		r = vmm_vcpu_create(v->vm, i, &v->vcpus[i], err);
-		if (r < 0)
-			goto fail;
-		v->nvcpus++;
-	}
+	r = vmm_create_vcpus(v, err);
+	if (r < 0)
+		goto fail;
 	r = load_guest(v, err);
 	if (r < 0)
 		goto fail;

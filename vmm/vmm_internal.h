@@ -67,6 +67,11 @@ struct vmm {
 	unsigned long stray_pio, stray_mmio; /* accesses to nothing, answered with all-ones */
 };
 
+/* vmm.c: the steps vmm_create() and vmm_restore() share.  vmm_new():
+ * the struct, exit_fd, the lock, the loop and the KVM VM (no memory yet). */
+int vmm_new(const struct vmm_config *cfg, struct vmm **out, struct lv_error **err);
+int vmm_create_devices(struct vmm *v, struct lv_error **err);
+int vmm_create_vcpus(struct vmm *v, struct lv_error **err);
 int vmm_add_window(struct vmm *v, struct vmm_virtio_mmio *m, struct lv_error **err);
 void vmm_next_slot(const struct vmm *v, uint64_t *base, unsigned int *gsi);
 

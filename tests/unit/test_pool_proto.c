@@ -53,7 +53,7 @@ static unsigned sample_msgs(struct pool_msg *ms, unsigned max)
 	ms[n].type = POOL_MSG_HELLO_OK, ms[n].hello_ok.version = 1, n++;
 	ms[n].type = POOL_MSG_CLAIM, ms[n].claim.pid = 4242, ms[n].claim.key = key_of("kvm", 256, 2, sha), n++;
 	ms[n].type = POOL_MSG_CLAIMED, ms[n].claimed.shell_id = 0x0123456789abcdefull, ms[n].claimed.nfds = 4;
-	ms[n].claimed.roles[0] = POOL_FD_MEMFD, ms[n].claimed.roles[1] = POOL_FD_VM;
+	ms[n].claimed.roles[0] = POOL_FD_MEMFD, ms[n].claimed.roles[1] = POOL_FD_SNAPSHOT;
 	ms[n].claimed.roles[2] = POOL_FD_VCPU(0), ms[n].claimed.roles[3] = POOL_FD_VCPU(63), n++;
 	ms[n].type = POOL_MSG_NONE, n++;
 	ms[n].type = POOL_MSG_STATUS, n++;
