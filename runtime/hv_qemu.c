@@ -291,6 +291,14 @@ static int qemu_adopt(struct hv_vm *vm, int pidfd, int ctl_fd, struct lv_error *
 		close(ctl_fd);
 		return lv_err(err, ENOMEM, "qemu backend");
 	}
+	/* The daemon stopped it once its guest had booted. */
+	if (syscall(SYS_pidfd_send_signal, pidfd, SIGCONT, NULL, 0) < 0) {
+		r = lv_err(err, errno, "continuing the shell's QEMU %d", (int)pid);
+		free(p);
+		close(pidfd);
+		close(ctl_fd);
+		return r;
+	}
 	p->adopted = true;
 	vm->ops = &hv_qemu_ops;
 	vm->vmm_pid = pid;

@@ -1,4 +1,4 @@
-/* lightvm-poold: keeps pools of pre-booted QEMU shells and hands them to
+/* lightvm-poold: keeps pools of pre-booted VM shells and hands them to
  * claiming monitors (runtime/POOL.md, "Design of the pool").
  *
  * One thread, one epoll loop over: the listening socket, its clients (one
@@ -14,11 +14,12 @@
  * one left: it kills every recorded QEMU that was not handed out or whose
  * monitor is gone, and removes the records.
  *
- * Shells are not stopped after boot (POOL.md says SIGSTOP): in protocol
- * version 1 the guest init says nothing until it has its rootfs, so the
- * daemon cannot tell "booted and waiting" from "booting"; an idle guest
- * blocked on its port costs no CPU, and a claimed shell still booting is
- * only as slow as a cold start.  Claims take the oldest shell first. */
+ * A QEMU shell is ready once its guest init has said WAITING on the
+ * control channel: the daemon then stops the QEMU (SIGSTOP) and the
+ * adopting monitor continues it.  One that does not boot within the boot
+ * timeout is ended.  Claims take the oldest ready shell.  A kvm pool keeps
+ * a snapshotted template instead (poold_template.h).  The shells' side is
+ * poold_shells.c, the templates' poold_template.c. */
 #include "pool.h"
 
 #include <dirent.h>
@@ -43,56 +44,11 @@
 #include "../lib/clock.h"
 #include "guest_blob.h"
 #include "initramfs.h"
-#include "poold_template.h"
+#include "poold_internal.h"
 #include "state.h"
 #include "state_internal.h"
 
-/* Between two launches for one key: one QEMU boots at a time per key. */
-#define POOLD_LAUNCH_GAP_MS 400
-#define POOLD_RETRY_MS 2000 /* after a failed launch */
-
-enum watch_kind { W_LISTEN = 1, W_SIGNAL, W_CLIENT, W_MONITOR, W_TEMPLATE };
-
-struct watch {
-	enum watch_kind kind;
-	int fd;
-	void *obj;
-};
-
-struct pd_shell {
-	struct watch mon; /* W_MONITOR: pidfd of the claiming monitor, or -1 */
-	uint64_t id;
-	unsigned pool;
-	pid_t pid;
-	unsigned long long start;
-	int pidfd, ctl;   /* the daemon's copies, until handed out */
-	bool claimed;
-	struct pd_shell *next;
-};
-
-struct pd_pool {
-	struct pool_key key;
-	unsigned target, cap;
-	uint64_t next_launch_ms;
-	uint64_t tmpl_id, tmpl_t0;  /* ROOT/pool/<tmpl_id>/ while the template is made */
-	bool kvm;                 /* a template pool (poold_template.h), else QEMU shells */
-	struct pd_template tmpl;
-	struct watch tw;          /* W_TEMPLATE: the child making tmpl */
-};
-
-struct poold {
-	struct rt_context *ctx;
-	int ep;
-	struct watch lw, sw;
-	char *sock_path, *dir, *initrd;
-	struct pd_pool pools[POOL_MAX_POOLS];
-	unsigned npools;
-	struct pd_shell *shells; /* oldest first */
-	uint64_t next_id;
-	bool stop;
-};
-
-static int watch_add(struct poold *pd, struct watch *w, struct lv_error **err)
+int watch_add(struct poold *pd, struct watch *w, struct lv_error **err)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
 
@@ -101,49 +57,13 @@ static int watch_add(struct poold *pd, struct watch *w, struct lv_error **err)
 	return 0;
 }
 
-static void watch_close(struct poold *pd, struct watch *w)
+void watch_close(struct poold *pd, struct watch *w)
 {
 	if (w->fd < 0)
 		return;
 	epoll_ctl(pd->ep, EPOLL_CTL_DEL, w->fd, NULL);
 	close(w->fd);
 	w->fd = -1;
-}
-
-/* Removes ROOT/pool/<id>/ and what the daemon and QEMU put there. */
-static void record_remove(struct poold *pd, uint64_t id)
-{
-	char path[PATH_MAX];
-	static const char *const files[] = { "shell", "shell.tmp", "vmm.log", "console.log" };
-
-	for (size_t i = 0; i < LV_ARRAY_SIZE(files); i++) {
-		snprintf(path, sizeof(path), "%s/%llu/%s", pd->dir, (unsigned long long)id, files[i]);
-		unlink(path);
-	}
-	snprintf(path, sizeof(path), "%s/%llu", pd->dir, (unsigned long long)id);
-	if (rmdir(path) < 0 && errno != ENOENT)
-		rt_log(&pd->ctx->log, RT_LOG_WARN, "poold: cannot remove %s: %s", path, strerror(errno));
-}
-
-static void record_write(struct poold *pd, const struct pd_shell *sh, pid_t monitor, unsigned long long mstart)
-{
-	char tmp[PATH_MAX], path[PATH_MAX];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s/%llu/shell.tmp", pd->dir, (unsigned long long)sh->id);
-	snprintf(path, sizeof(path), "%s/%llu/shell", pd->dir, (unsigned long long)sh->id);
-	f = fopen(tmp, "we");
-	if (!f)
-		goto fail;
-	fprintf(f, "qemu %d %llu\n", (int)sh->pid, sh->start);
-	if (monitor > 0)
-		fprintf(f, "claimed %d %llu\n", (int)monitor, mstart);
-	if (fclose(f) != 0 || rename(tmp, path) < 0)
-		goto fail;
-	return;
-fail:
-	rt_log(&pd->ctx->log, RT_LOG_WARN, "poold: cannot record shell %llu in %s: %s", (unsigned long long)sh->id,
-	       path, strerror(errno));
 }
 
 static bool key_equal(const struct pool_key *a, const struct pool_key *b)
@@ -170,6 +90,7 @@ static struct pd_pool *pool_add(struct poold *pd, const struct pool_key *key, un
 	return p;
 }
 
+/* Shells a claim can have now (booted; for kvm, the template's copies). */
 static unsigned pool_ready(const struct poold *pd, unsigned pool)
 {
 	unsigned n = 0;
@@ -178,155 +99,18 @@ static unsigned pool_ready(const struct poold *pd, unsigned pool)
 		return pd_template_ready(&pd->pools[pool].tmpl) ? pd->pools[pool].target : 0;
 
 	for (const struct pd_shell *sh = pd->shells; sh; sh = sh->next)
-		n += !sh->claimed && sh->pool == pool;
+		n += !sh->claimed && sh->booted && sh->pool == pool;
 	return n;
 }
 
-static void shell_launch(struct poold *pd, unsigned pool)
+/* Shells ready or on their way: what the refill counts. */
+static unsigned pool_unclaimed(const struct poold *pd, unsigned pool)
 {
-	struct pd_pool *p = &pd->pools[pool];
-	struct lv_error *err = NULL;
-	struct hv_vm vm = { .exit_fd = -1, .ctl_fd = -1 };
-	struct pd_shell *sh;
-	char dir[PATH_MAX];
-	uint64_t id = pd->next_id++;
+	unsigned n = 0;
 
-	p->next_launch_ms = lv_now_ms() + POOLD_LAUNCH_GAP_MS;
-	snprintf(dir, sizeof(dir), "%s/%llu", pd->dir, (unsigned long long)id);
-	struct hv_vm_config vc = {
-		.kernel = pd->ctx->config.kernel,
-		.initrd = pd->initrd,
-		.init_path = RT_GUEST_INIT_PATH,
-		.mem_mib = p->key.mem_mib,
-		.vcpus = p->key.vcpus,
-		.debug_log_fd = -1,
-		.state_dir = dir,
-		.detach_vmm = true,
-		.name = dir,
-	};
-	sh = calloc(1, sizeof(*sh));
-	if (!sh) {
-		lv_err(&err, ENOMEM, "shell");
-		goto fail;
-	}
-	if (mkdir(dir, 0700) < 0) {
-		lv_err(&err, errno, "mkdir %s", dir);
-		goto fail;
-	}
-	if (hv_qemu_ops.launch(&pd->ctx->config, &vc, &vm, &err) < 0) {
-		record_remove(pd, id);
-		goto fail;
-	}
-	free(vm.priv); /* the backend's bookkeeping: the daemon keeps its own */
-	*sh = (struct pd_shell){ .mon = { .kind = W_MONITOR, .fd = -1, .obj = sh }, .id = id, .pool = pool,
-				 .pid = vm.vmm_pid, .start = vm.vmm_start, .pidfd = vm.exit_fd, .ctl = vm.ctl_fd };
-	record_write(pd, sh, 0, 0);
-	struct pd_shell **tail = &pd->shells;
-	while (*tail)
-		tail = &(*tail)->next;
-	*tail = sh;
-	rt_debug(&pd->ctx->log, "poold: shell %llu launched (qemu %d, %u MiB, %u vCPUs)", (unsigned long long)id,
-		 (int)sh->pid, p->key.mem_mib, p->key.vcpus);
-	return;
-fail:
-	free(sh);
-	p->next_launch_ms = lv_now_ms() + POOLD_RETRY_MS;
-	rt_log(&pd->ctx->log, RT_LOG_ERROR, "poold: launching a shell: %s", err ? err->msg : "failed");
-	lv_error_free(&err);
-}
-
-/* Ends a shell's QEMU; the reaper removes it when it is gone. */
-static void shell_kill(struct pd_shell *sh)
-{
-	kill(sh->pid, SIGKILL); /* our unreaped child: the pid cannot be reused */
-	if (sh->pidfd >= 0)
-		close(sh->pidfd);
-	if (sh->ctl >= 0)
-		close(sh->ctl);
-	sh->pidfd = sh->ctl = -1;
-	sh->claimed = true; /* never handed out again */
-	sh->pool = POOL_MAX_POOLS;
-}
-
-static void reap(struct poold *pd)
-{
-	pid_t pid;
-
-	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
-		struct pd_shell **pp = &pd->shells;
-		while (*pp && (*pp)->pid != pid)
-			pp = &(*pp)->next;
-		if (!*pp)
-			continue;
-		struct pd_shell *sh = *pp;
-		*pp = sh->next;
-		if (!sh->claimed)
-			rt_log(&pd->ctx->log, RT_LOG_WARN, "poold: shell %llu (qemu %d) died unclaimed",
-			       (unsigned long long)sh->id, (int)pid);
-		watch_close(pd, &sh->mon);
-		if (sh->pidfd >= 0)
-			close(sh->pidfd);
-		if (sh->ctl >= 0)
-			close(sh->ctl);
-		record_remove(pd, sh->id);
-		free(sh);
-	}
-}
-
-static void template_launch(struct poold *pd, unsigned pool)
-{
-	struct pd_pool *p = &pd->pools[pool];
-	struct lv_error *err = NULL;
-	char dir[PATH_MAX];
-	uint64_t id = pd->next_id++;
-
-	p->next_launch_ms = lv_now_ms() + POOLD_RETRY_MS; /* the next try, if this one fails */
-	snprintf(dir, sizeof(dir), "%s/%llu", pd->dir, (unsigned long long)id);
-	if (mkdir(dir, 0700) < 0) {
-		lv_err(&err, errno, "mkdir %s", dir);
-	} else if (pd_template_start(&pd->ctx->config, &p->key, pd->initrd, dir, &p->tmpl, &err) == 0) {
-		p->tmpl_id = id;
-		p->tmpl_t0 = lv_now_ms();
-		p->tw = (struct watch){ .kind = W_TEMPLATE, .fd = p->tmpl.sock, .obj = p };
-		if (watch_add(pd, &p->tw, &err) == 0) {
-			rt_debug(&pd->ctx->log, "poold: making the kvm template of pool %u (child %d)", pool,
-				 (int)p->tmpl.pid);
-			return;
-		}
-		p->tw.fd = -1;
-		pd_template_drop(&p->tmpl);
-	}
-	record_remove(pd, id);
-	rt_log(&pd->ctx->log, RT_LOG_ERROR, "poold: starting a kvm template: %s", err->msg);
-	lv_error_free(&err);
-}
-
-/* Stops a template being made and forgets a made one. */
-static void template_stop(struct poold *pd, struct pd_pool *p)
-{
-	if (p->tw.fd >= 0)
-		epoll_ctl(pd->ep, EPOLL_CTL_DEL, p->tw.fd, NULL);
-	p->tw.fd = -1; /* it was tmpl.sock: closed by the drop */
-	if (p->tmpl.pid > 0 || p->tmpl.sock >= 0)
-		record_remove(pd, p->tmpl_id);
-	pd_template_drop(&p->tmpl);
-}
-
-static void template_done(struct poold *pd, struct pd_pool *p)
-{
-	struct lv_error *err = NULL;
-	int r = pd_template_collect(&p->tmpl, &err);
-
-	if (r == -EAGAIN)
-		return;
-	p->tw.fd = -1; /* closed by the collect, which also took it off the epoll set */
-	if (r == 0)
-		rt_debug(&pd->ctx->log, "poold: kvm template of %u MiB, %u vCPUs ready in %llu ms", p->key.mem_mib,
-			 p->key.vcpus, (unsigned long long)(lv_now_ms() - p->tmpl_t0));
-	else
-		rt_log(&pd->ctx->log, RT_LOG_ERROR, "poold: making a kvm template: %s", err->msg);
-	lv_error_free(&err);
-	record_remove(pd, p->tmpl_id);
+	for (const struct pd_shell *sh = pd->shells; sh; sh = sh->next)
+		n += !sh->claimed && sh->pool == pool;
+	return n;
 }
 
 static void refill(struct poold *pd, int *timeout)
@@ -336,22 +120,23 @@ static void refill(struct poold *pd, int *timeout)
 	*timeout = -1;
 	if (pd->stop)
 		return;
+	poold_shell_deadlines(pd, timeout);
 	for (unsigned i = 0; i < pd->npools; i++) {
 		struct pd_pool *p = &pd->pools[i];
 		if (p->kvm) {
 			if (!p->target || pd_template_ready(&p->tmpl) || p->tmpl.pid > 0)
 				continue;
 			if (now >= p->next_launch_ms)
-				template_launch(pd, i);
+				poold_template_launch(pd, i);
 			else if (*timeout < 0 || p->next_launch_ms - now < (uint64_t)*timeout)
 				*timeout = (int)(p->next_launch_ms - now);
 			continue;
 		}
-		if (pool_ready(pd, i) >= p->target || pool_ready(pd, i) >= p->cap)
+		if (pool_unclaimed(pd, i) >= p->target || pool_unclaimed(pd, i) >= p->cap)
 			continue;
 		if (now >= p->next_launch_ms)
-			shell_launch(pd, i);
-		if (pool_ready(pd, i) < p->target) {
+			poold_shell_launch(pd, i);
+		if (pool_unclaimed(pd, i) < p->target) {
 			int left = (int)(p->next_launch_ms > now ? p->next_launch_ms - now : 0);
 			if (*timeout < 0 || left < *timeout)
 				*timeout = left;
@@ -428,7 +213,7 @@ static void handle_claim(struct poold *pd, int fd, const struct pool_claim *c)
 		return;
 	}
 	for (sh = p ? pd->shells : NULL; sh; sh = sh->next)
-		if (!sh->claimed && sh->pool == pool)
+		if (!sh->claimed && sh->booted && sh->pool == pool)
 			break;
 	if (!sh || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 		reply(fd, POOL_MSG_NONE);
@@ -443,7 +228,7 @@ static void handle_claim(struct poold *pd, int fd, const struct pool_claim *c)
 		rt_log(&pd->ctx->log, RT_LOG_WARN, "poold: handing out shell %llu: %s", (unsigned long long)sh->id,
 		       err->msg);
 		lv_error_free(&err);
-		shell_kill(sh);
+		poold_shell_kill(pd, sh);
 		return;
 	}
 	close(sh->pidfd);
@@ -453,12 +238,12 @@ static void handle_claim(struct poold *pd, int fd, const struct pool_claim *c)
 	sh->pool = POOL_MAX_POOLS;
 	sh->mon.fd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
 	rt_proc_start_time(cred.pid, &mstart, NULL, NULL);
-	record_write(pd, sh, cred.pid, mstart);
+	poold_record_write(pd, sh, cred.pid, mstart);
 	rt_debug(&pd->ctx->log, "poold: shell %llu (qemu %d) claimed by monitor %d", (unsigned long long)sh->id,
 		 (int)sh->pid, (int)cred.pid);
 	if (sh->mon.fd < 0 || watch_add(pd, &sh->mon, &err) < 0) {
 		lv_error_free(&err);
-		shell_kill(sh); /* the monitor is already gone */
+		poold_shell_kill(pd, sh); /* the monitor is already gone */
 	}
 }
 
@@ -509,10 +294,10 @@ static void handle_drain(struct poold *pd, int fd, const struct pool_drain *d)
 		if (p && p != &pd->pools[i])
 			continue;
 		pd->pools[i].target = 0;
-		template_stop(pd, &pd->pools[i]);
+		poold_template_stop(pd, &pd->pools[i]);
 		for (struct pd_shell *sh = pd->shells; sh; sh = sh->next)
 			if (!sh->claimed && sh->pool == i)
-				shell_kill(sh);
+				poold_shell_kill(pd, sh);
 	}
 	reply(fd, POOL_MSG_OK);
 }
@@ -627,63 +412,6 @@ static void handle_signals(struct poold *pd)
 }
 
 /* Whether pid is the process that started at start, alive. */
-static bool same_live(pid_t pid, unsigned long long start)
-{
-	unsigned long long now = 0;
-	bool zombie = false;
-
-	return pid > 0 && rt_proc_start_time(pid, &now, &zombie, NULL) == 0 && now == start && !zombie;
-}
-
-/* A QEMU of a previous daemon: no longer our child, so watch a pidfd. */
-static void kill_foreign(pid_t pid, unsigned long long start)
-{
-	cleanup_close int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
-
-	if (pidfd < 0 || !same_live(pid, start))
-		return;
-	syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-	poll(&pfd, 1, 2000);
-}
-
-static void reclaim(struct poold *pd)
-{
-	cleanup_dir DIR *d = opendir(pd->dir);
-	struct dirent *de;
-
-	while (d && (de = readdir(d))) {
-		char path[PATH_MAX], line[128];
-		cleanup_fclose FILE *f = NULL;
-		int qpid = 0, mpid = 0;
-		unsigned long long id, qstart = 0, mstart = 0;
-		char *end;
-
-		if (de->d_name[0] == '.')
-			continue;
-		id = strtoull(de->d_name, &end, 10);
-		if (*end || id == 0)
-			continue;
-		if (id >= pd->next_id)
-			pd->next_id = id + 1;
-		snprintf(path, sizeof(path), "%s/%s/shell", pd->dir, de->d_name);
-		f = fopen(path, "re");
-		while (f && fgets(line, sizeof(line), f)) {
-			sscanf(line, "qemu %d %llu", &qpid, &qstart);
-			sscanf(line, "claimed %d %llu", &mpid, &mstart);
-		}
-		if (mpid > 0 && same_live(mpid, mstart)) {
-			rt_log(&pd->ctx->log, RT_LOG_INFO, "poold: shell %llu is in use by monitor %d: left alone", id, mpid);
-			continue;
-		}
-		if (qpid > 0) {
-			rt_log(&pd->ctx->log, RT_LOG_INFO, "poold: reclaiming shell %llu (qemu %d)", id, qpid);
-			kill_foreign(qpid, qstart);
-		}
-		record_remove(pd, id);
-	}
-}
-
 static int setup(struct poold *pd, struct lv_error **err)
 {
 	struct rt_config *cfg = &pd->ctx->config;
@@ -728,7 +456,7 @@ static int setup(struct poold *pd, struct lv_error **err)
 	pd->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (pd->sw.fd < 0 || pd->ep < 0)
 		return lv_err(err, errno, "signalfd/epoll");
-	reclaim(pd);
+	poold_reclaim(pd);
 	unlink(pd->sock_path); /* stale: nobody answered on it */
 	pd->lw = (struct watch){ .kind = W_LISTEN, .fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0) };
 	if (pd->lw.fd < 0)
@@ -772,10 +500,10 @@ static void teardown(struct poold *pd)
 		struct pollfd pfd = { .fd = sh->mon.fd, .events = POLLIN };
 		bool mon_alive = sh->mon.fd >= 0 && poll(&pfd, 1, 0) == 0;
 		if (!sh->claimed || !mon_alive) {
-			shell_kill(sh);
+			poold_shell_kill(pd, sh);
 			while (waitpid(sh->pid, NULL, 0) < 0 && errno == EINTR)
 				;
-			record_remove(pd, sh->id);
+			poold_record_remove(pd, sh->id);
 		}
 		watch_close(pd, &sh->mon);
 		if (sh->pidfd >= 0)
@@ -786,7 +514,7 @@ static void teardown(struct poold *pd)
 	}
 	pd->shells = NULL;
 	for (unsigned i = 0; i < pd->npools; i++)
-		template_stop(pd, &pd->pools[i]);
+		poold_template_stop(pd, &pd->pools[i]);
 	rmdir(pd->dir); /* fails while a container still runs on a shell */
 	if (pd->sw.fd >= 0)
 		close(pd->sw.fd);
@@ -836,8 +564,11 @@ int rt_poold_run(struct rt_context *ctx, struct lv_error **err)
 					free(w);
 				}
 				break;
+			case W_BOOT:
+				poold_shell_boot(&pd, w->obj);
+				break;
 			case W_TEMPLATE:
-				template_done(&pd, w->obj);
+				poold_template_done(&pd, w->obj);
 				break;
 			case W_MONITOR: {
 				struct pd_shell *sh = w->obj;
@@ -850,7 +581,7 @@ int rt_poold_run(struct rt_context *ctx, struct lv_error **err)
 			}
 		}
 		/* After the batch: a shell freed here may have had an event in it. */
-		reap(&pd);
+		poold_reap(&pd);
 		refill(&pd, &timeout);
 	}
 	rt_log(&ctx->log, RT_LOG_INFO, "poold: stopping");

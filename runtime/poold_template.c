@@ -1,17 +1,22 @@
 /* The kvm template of a pool (see poold_template.h). */
 #include "poold_template.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../lib/clock.h"
 #include "guest_blob.h"
 #include "hv.h"
+#include "poold_internal.h"
 
 /* What the child sends: 0 and the two fds, or an errno and its message. */
 struct tmpl_reply {
@@ -162,3 +167,61 @@ void pd_template_drop(struct pd_template *t)
 		close(t->state_fd);
 	pd_template_init(t);
 }
+
+/* The daemon's side: one template per kvm pool. */
+void poold_template_launch(struct poold *pd, unsigned pool)
+{
+	struct pd_pool *p = &pd->pools[pool];
+	struct lv_error *err = NULL;
+	char dir[PATH_MAX];
+	uint64_t id = pd->next_id++;
+
+	p->next_launch_ms = lv_now_ms() + POOLD_RETRY_MS; /* the next try, if this one fails */
+	snprintf(dir, sizeof(dir), "%s/%llu", pd->dir, (unsigned long long)id);
+	if (mkdir(dir, 0700) < 0) {
+		lv_err(&err, errno, "mkdir %s", dir);
+	} else if (pd_template_start(&pd->ctx->config, &p->key, pd->initrd, dir, &p->tmpl, &err) == 0) {
+		p->tmpl_id = id;
+		p->tmpl_t0 = lv_now_ms();
+		p->tw = (struct watch){ .kind = W_TEMPLATE, .fd = p->tmpl.sock, .obj = p };
+		if (watch_add(pd, &p->tw, &err) == 0) {
+			rt_debug(&pd->ctx->log, "poold: making the kvm template of pool %u (child %d)", pool,
+				 (int)p->tmpl.pid);
+			return;
+		}
+		p->tw.fd = -1;
+		pd_template_drop(&p->tmpl);
+	}
+	poold_record_remove(pd, id);
+	rt_log(&pd->ctx->log, RT_LOG_ERROR, "poold: starting a kvm template: %s", err->msg);
+	lv_error_free(&err);
+}
+
+/* Stops a template being made and forgets a made one. */
+void poold_template_stop(struct poold *pd, struct pd_pool *p)
+{
+	if (p->tw.fd >= 0)
+		epoll_ctl(pd->ep, EPOLL_CTL_DEL, p->tw.fd, NULL);
+	p->tw.fd = -1; /* it was tmpl.sock: closed by the drop */
+	if (p->tmpl.pid > 0 || p->tmpl.sock >= 0)
+		poold_record_remove(pd, p->tmpl_id);
+	pd_template_drop(&p->tmpl);
+}
+
+void poold_template_done(struct poold *pd, struct pd_pool *p)
+{
+	struct lv_error *err = NULL;
+	int r = pd_template_collect(&p->tmpl, &err);
+
+	if (r == -EAGAIN)
+		return;
+	p->tw.fd = -1; /* closed by the collect, which also took it off the epoll set */
+	if (r == 0)
+		rt_debug(&pd->ctx->log, "poold: kvm template of %u MiB, %u vCPUs ready in %llu ms", p->key.mem_mib,
+			 p->key.vcpus, (unsigned long long)(lv_now_ms() - p->tmpl_t0));
+	else
+		rt_log(&pd->ctx->log, RT_LOG_ERROR, "poold: making a kvm template: %s", err->msg);
+	lv_error_free(&err);
+	poold_record_remove(pd, p->tmpl_id);
+}
+
