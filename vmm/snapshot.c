@@ -94,6 +94,26 @@ int vmm_snapshot_check(const void *buf, size_t len, struct lv_error **err)
 	return 0;
 }
 
+size_t vmm_snapshot_state_size(unsigned int nvcpus)
+{
+	return sizeof(struct snap_hdr) + (size_t)nvcpus * sizeof(struct snap_vcpu);
+}
+
+void vmm_snapshot_skeleton(void *buf, unsigned int nvcpus, unsigned int mem_mib, const char *port)
+{
+	struct snap_hdr *h = buf;
+
+	memset(buf, 0, vmm_snapshot_state_size(nvcpus));
+	*h = (struct snap_hdr){
+		.magic = VMM_SNAP_MAGIC, .version = VMM_SNAP_VERSION,
+		.hdr_size = sizeof(struct snap_hdr), .vcpu_size = sizeof(struct snap_vcpu),
+		.nvcpus = nvcpus, .mem_mib = mem_mib, .total = vmm_snapshot_state_size(nvcpus),
+	};
+	snprintf(h->port, sizeof(h->port), "%s", port);
+	for (uint32_t i = 0; i < 3; i++)
+		h->chip[i].chip_id = i;
+}
+
 /* The MSRs KVM lists as worth saving that vCPU 0 can actually read, TSC
  * first: the TSC-deadline MSR is relative to it, so it must be set after. */
 static int msr_index(struct vmm *v, struct kvm_msrs **out, struct lv_error **err)

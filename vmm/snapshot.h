@@ -45,6 +45,12 @@ int vmm_snapshot(struct vmm **v, int *mem_fd, int *state_fd, struct lv_error **e
  * debug_fd, blk_fd and tap_fd must be -1.  The fds stay the caller's. */
 int vmm_restore(const struct vmm_config *cfg, int mem_fd, int state_fd, struct vmm **out, struct lv_error **err);
 
+/* The size of a state blob for nvcpus, and a well-formed blob of an empty
+ * machine (all registers zero; KVM would refuse to run it) in buf of that
+ * size: for the tests and the fuzzer. */
+size_t vmm_snapshot_state_size(unsigned int nvcpus);
+void vmm_snapshot_skeleton(void *buf, unsigned int nvcpus, unsigned int mem_mib, const char *port);
+
 /* Checks a state blob's shape and bounds (what vmm_restore() reads before
  * KVM sees anything); for the fuzzer and the tests. */
 int vmm_snapshot_check(const void *buf, size_t len, struct lv_error **err);
