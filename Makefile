@@ -98,11 +98,13 @@ check-installed: all kernel $(UNIT_BIN) $(FUZZ_BIN)
 
 # Start-up against QEMU alone and runc (here, TCG when there is no vmx/svm),
 # then the VMM benchmark: kvm backend against qemu backend and QEMU, all on
-# KVM (inside the lab host when there is no vmx/svm).
+# KVM (inside the lab host when there is no vmx/svm); then the pool: warm
+# pool vs cold vs runc, qemu natively and kvm (in the lab host likewise).
 bench: all kernel
 	@tests/bench/run.sh
 	@tests/bench/vmm.sh
 	@tests/bench/pool.sh
+	@BENCH_BACKEND=kvm tests/bench/pool.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory demo-installed

@@ -3,14 +3,21 @@
 # bundle running `true` from a warm pool of pre-booted QEMU shells, cold
 # (no daemon; the same channel rootfs delivery, archives cached), and `runc
 # run` of the same bundle; BENCH_N rounds, the three interleaved, medians.
-# Natively, with the qemu backend (the only one with shells so far).
+# The qemu backend runs natively (TCG here); the kvm backend (a pool keeps
+# one snapshotted template, every claim restores from it) needs vmx/svm and
+# otherwise runs in the lab host (nested KVM), runc with it.
 #
 # "Warm" means what it says: before each pooled sample the script waits
 # until the daemon reports a ready shell again (refill is not measured).
 # Bursts that outrun the refill fall back to cold starts or claim shells
 # whose guest is still booting; that is not what this figure shows.
 #
-# Environment: BENCH_N (default 10), LIGHTVM_BIN, LIGHTVM_KERNEL, RUNC, BUSYBOX.
+# "Warm" for qemu means a booted, stopped shell (the daemon saw its WAITING);
+# for kvm, a made template.
+#
+# Environment: BENCH_N (default 10), BENCH_BACKEND (qemu, default, or kvm),
+# BENCH_WHERE (kvm: auto, host or lab), LIGHTVM_BIN, LIGHTVM_KERNEL, RUNC,
+# BUSYBOX, LAB_TIMEOUT.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,6 +27,8 @@ KERNEL=$(readlink -f "${LIGHTVM_KERNEL:-$REPO/build/bzImage}")
 RUNC=${RUNC:-/usr/sbin/runc}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 BENCH_N=${BENCH_N:-10}
+BACKEND=${BENCH_BACKEND:-qemu}
+where=${BENCH_WHERE:-auto}
 
 die() { echo "bench-pool: $*" >&2; exit 1; }
 [ -x "$LIGHTVM" ] || die "no lightvm binary at $LIGHTVM (run make)"
@@ -28,6 +37,18 @@ die() { echo "bench-pool: $*" >&2; exit 1; }
 [ -x "$BUSYBOX" ] || die "no busybox at $BUSYBOX"
 [[ "$BENCH_N" =~ ^[1-9][0-9]*$ ]] || die "BENCH_N must be a positive integer"
 [ "$(id -u)" = 0 ] || die "run as root"
+case $BACKEND in qemu | kvm) ;; *) die "BENCH_BACKEND must be qemu or kvm" ;; esac
+if [ "$BACKEND" = kvm ] && [ "$where" != host ]; then
+	if grep -qwE 'vmx|svm' /proc/cpuinfo; then
+		where=host
+	else
+		echo "== pool benchmark, kvm backend: this host has no vmx/svm, so it runs in the lab host (nested KVM under TCG)"
+		exec "$REPO/tests/lab/run.sh" --timeout "${LAB_TIMEOUT:-1800}" \
+			--env BENCH_WHERE=host --env BENCH_BACKEND=kvm --env BENCH_N="$BENCH_N" \
+			--env LIGHTVM_BIN="$LIGHTVM" --env LIGHTVM_KERNEL="$KERNEL" --env RUNC="$RUNC" \
+			--env BUSYBOX="$BUSYBOX" -- "$BENCH_DIR/pool.sh"
+	fi
+fi
 
 TMP=$(mktemp -d /tmp/lvbp.XXXXXX)
 POOLD=
@@ -49,8 +70,8 @@ mkdir -p "$TMP/pooled" "$TMP/cold" "$TMP/runc" "$TMP/cache"
 # The same bundle as the other benchmarks (config.json from `runc spec`).
 python3 "$BENCH_DIR/benchlib.py" bundle "$TMP/bundle" "$BUSYBOX" "$RUNC" spec
 chmod 0700 "$TMP/cache"
-printf '{"backend": "qemu", "kernel": "%s", "cache_dir": "%s", "rootfs_delivery": "channel", "pool": {"target": 1, "cap": 2}}\n' \
-	"$KERNEL" "$TMP/cache" >"$TMP/cfg.json"
+printf '{"backend": "%s", "kernel": "%s", "cache_dir": "%s", "rootfs_delivery": "channel", "pool": {"target": 1, "cap": 2}}\n' \
+	"$BACKEND" "$KERNEL" "$TMP/cache" >"$TMP/cfg.json"
 export LIGHTVM_CONFIG=$TMP/cfg.json
 
 ready() { "$LIGHTVM" --root "$TMP/pooled" pool status 2>/dev/null | awk 'NR == 2 { print $4 }'; }
@@ -66,11 +87,10 @@ for _ in $(seq 200); do "$LIGHTVM" --root "$TMP/pooled" pool status >/dev/null 2
 # Warm-up: fills the archive cache for both lightvm peers.
 "$LIGHTVM" --root "$TMP/cold" run -b "$TMP/bundle" warm >/dev/null 2>&1 </dev/null || die "warm-up run failed"
 
-echo "== pool benchmark ($(date -u +%FT%TZ), $(nproc) cores, n=$BENCH_N, qemu backend, TCG unless vmx/svm)"
+echo "== pool benchmark ($(date -u +%FT%TZ), $(nproc) cores, n=$BENCH_N, $BACKEND backend$([ "$BACKEND" = qemu ] && echo ", TCG unless vmx/svm"))"
 pooled=() cold=() runc=()
 for i in $(seq "$BENCH_N"); do
 	wait_ready
-	sleep 0.5 # the claimed-next shell's guest has booted (it says nothing until its rootfs)
 	p=$(ms "$LIGHTVM" --root "$TMP/pooled" run -b "$TMP/bundle" "p$i")
 	c=$(ms env LIGHTVM_CONFIG="$TMP/cfg.json" "$LIGHTVM" --root "$TMP/cold" run -b "$TMP/bundle" "c$i")
 	r=$(ms "$RUNC" --root "$TMP/runc" run -b "$TMP/bundle" "r$i")
