@@ -261,9 +261,11 @@ static int receive_page(struct guest_ctx *g, struct lv_error **err)
 	if (!g->page_buf)
 		return lv_err(err, ENOMEM, "page of %u bytes", len);
 	memcpy(g->page_buf, payload, len);
+	explicit_bzero((uint8_t *)payload, len); /* dead, and it holds the RNG seed */
 	r = noxs_page_decode(g->page_buf, len, &g->proc, err);
 	if (r < 0)
 		return r; /* the message already says "noxs page: ..." */
+	noxs_page_wipe_seed(g->page_buf, len); /* g->proc has it until guest_apply_page() */
 	g->rows = g->proc.rows;
 	g->cols = g->proc.cols;
 	guest_log(g, "page: %u bytes, %u args, %u mounts, %u files", len, g->proc.nargs, g->proc.nmounts,

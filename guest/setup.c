@@ -1,6 +1,6 @@
 /* Guest setup: the fixed mounts every guest gets, the control port, and
- * applying the device page (mounts, files, hostname, sysctls, read-only
- * root). */
+ * applying the device page (host clock and RNG seed, mounts, files,
+ * hostname, sysctls, read-only root). */
 #include "guest.h"
 
 #include <dirent.h>
@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -19,6 +20,21 @@
 #define CTL_PORT_NAME "org.lightvm.ctl"
 #define CTL_WAIT_MS 10000 /* the port's name arrives asynchronously */
 #define PROPAGATION_FLAGS (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
+
+/* From <linux/random.h>, which the musl toolchain does not ship. */
+#ifndef RNDADDENTROPY
+#define RNDADDENTROPY _IOW('R', 0x03, int[2])
+#endif
+#ifndef RNDRESEEDCRNG
+#define RNDRESEEDCRNG _IO('R', 0x07)
+#endif
+
+/* struct rand_pool_info with room for the seed. */
+struct guest_entropy {
+	int entropy_count; /* bits credited */
+	int buf_size;      /* bytes */
+	uint8_t buf[NOXS_SEED_SIZE];
+};
 
 int guest_mkdir_p(const char *path, mode_t mode, struct lv_error **err)
 {
@@ -293,11 +309,112 @@ static int apply_sysctl(const struct noxs_sysctl *s, struct lv_error **err)
 	return 0;
 }
 
+/* The page's time is when the host built it, so by the time the guest reads
+ * it the true time is later by the page's way here (milliseconds from a
+ * restored snapshot, up to seconds for a cold boot under TCG): it is a lower
+ * bound.  A clock behind it is stale (a restored snapshot, a shell paused
+ * since it booted, a VMM without an RTC) and is set to it; a clock ahead of
+ * it was read from the RTC or kvm-clock at this boot, is closer to the truth,
+ * and stays.  A failing clock_settime() is a bug: PID 1 has CAP_SYS_TIME, and
+ * the value is the host's own clock. */
+static int apply_clock(uint64_t host_ns, char *msg, size_t size, struct lv_error **err)
+{
+	struct timespec now, ts;
+	int64_t now_ns, step_ms;
+
+	if (host_ns == 0) {
+		snprintf(msg, size, "no host time");
+		return 0;
+	}
+	if (clock_gettime(CLOCK_REALTIME, &now) < 0)
+		return lv_err(err, errno, "clock_gettime(CLOCK_REALTIME)");
+	now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	step_ms = (int64_t)(host_ns / 1000000) - now_ns / 1000000;
+	if (now_ns >= 0 && (uint64_t)now_ns >= host_ns) {
+		snprintf(msg, size, "clock kept (%lld ms ahead of the page's)", (long long)-step_ms);
+		return 0;
+	}
+	ts.tv_sec = (time_t)(host_ns / 1000000000u);
+	ts.tv_nsec = (long)(host_ns % 1000000000u);
+	if (clock_settime(CLOCK_REALTIME, &ts) < 0)
+		return lv_err(err, errno, "set the clock to the host's (%lld.%09ld s since the epoch)", (long long)ts.tv_sec,
+			      ts.tv_nsec);
+	snprintf(msg, size, "clock set (+%lld ms)", (long long)step_ms);
+	return 0;
+}
+
+/* Mixes the seed into the kernel's input pool, credited (the host drew it
+ * from its own getrandom()), then has the CRNG reseed at once: without that
+ * a restored guest would go on producing its template's stream until the
+ * next scheduled reseed, a minute away.  /dev is the devtmpfs mounted at
+ * boot (moved, not replaced, when the root arrived over the channel), so
+ * /dev/urandom is there; a failure to open it or of RNDADDENTROPY is a bug.
+ * A kernel before 4.17 does not know RNDRESEEDCRNG (EINVAL): the seed is in
+ * the pool and reaches the CRNG at its next reseed, which is worth a warning,
+ * not a failed container. */
+static int apply_seed(struct guest_ctx *g, const uint8_t *seed, const char **msg, struct lv_error **err)
+{
+	static const uint8_t none[NOXS_SEED_SIZE];
+	struct guest_entropy ent = { .entropy_count = NOXS_SEED_SIZE * 8, .buf_size = NOXS_SEED_SIZE };
+	cleanup_close int fd = -1;
+	int r;
+
+	if (memcmp(seed, none, NOXS_SEED_SIZE) == 0) {
+		*msg = "no rng seed";
+		return 0;
+	}
+	fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return lv_err(err, errno, "open /dev/urandom");
+	memcpy(ent.buf, seed, NOXS_SEED_SIZE);
+	r = ioctl(fd, RNDADDENTROPY, &ent);
+	explicit_bzero(&ent, sizeof(ent));
+	if (r < 0)
+		return lv_err(err, errno, "add the host's seed to the kernel RNG (RNDADDENTROPY)");
+	if (ioctl(fd, RNDRESEEDCRNG) < 0) {
+		if (errno != EINVAL && errno != ENOTTY)
+			return lv_err(err, errno, "reseed the kernel CRNG (RNDRESEEDCRNG)");
+		guest_console(g, "warning: this kernel cannot reseed its CRNG at once (RNDRESEEDCRNG: %s); "
+			      "the host's seed is in the pool for its next reseed", strerror(errno));
+		*msg = "rng seeded (reseed pending)";
+		return 0;
+	}
+	*msg = "rng reseeded";
+	return 0;
+}
+
+/* The host section, before anything else of the page: mounts, files and the
+ * process then see the host's time and an RNG no other guest shares. */
+static int apply_host(struct guest_ctx *g, struct lv_error **err)
+{
+	struct noxs_proc *p = &g->proc;
+	const char *rng = "";
+	char clock_msg[80];
+	int r;
+
+	if (!p->has_host) {
+		guest_log(g, "page: no host section: clock and rng as booted");
+		return 0;
+	}
+	r = apply_clock(p->realtime_ns, clock_msg, sizeof(clock_msg), err);
+	if (r >= 0)
+		r = apply_seed(g, p->seed, &rng, err);
+	explicit_bzero(p->seed, sizeof(p->seed));
+	if (r < 0)
+		return r;
+	guest_log(g, "page: %s, %s", clock_msg, rng);
+	return 0;
+}
+
 int guest_apply_page(struct guest_ctx *g, struct lv_error **err)
 {
 	const struct noxs_proc *p = &g->proc;
 	bool page_tmp = false;
 	int r;
+
+	r = apply_host(g, err);
+	if (r < 0)
+		return r;
 
 	for (uint32_t i = 0; i < p->nmounts; i++)
 		page_tmp |= is_tmp(p->mounts[i].destination);

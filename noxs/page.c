@@ -13,7 +13,7 @@
 
 #include "chan.h" /* noxs_get_u32 and friends */
 
-#define VERSION_MINOR 0u
+#define VERSION_MINOR 1u /* 1.1: the host section */
 
 /* Header: fixed 128 bytes in version 1.0.  A later minor version may grow it
  * (header_size says by how much); a reader uses the fields it knows. */
@@ -52,22 +52,39 @@ enum sect_id {
 	SECT_SYSCTLS = 7,
 	SECT_FILES = 8,
 	SECT_DATA = 9,
-	SECT_KNOWN_MAX = SECT_DATA,
+	/* 10 and 11 are reserved (device descriptors, notification
+	 * channels): unknown to this reader until they are defined. */
+	SECT_HOST = 12,
+	SECT_KNOWN_MAX = SECT_HOST,
 };
 
-/* Record sizes of version 1.0; a larger size in a page is a later minor
- * version that appended fields, which this reader ignores. */
+/* Record sizes of version 1.1 (0: an id this reader does not know); a larger
+ * size in a page is a later minor version that appended fields, which this
+ * reader ignores. */
 static const uint32_t rec_size[SECT_KNOWN_MAX + 1] = {
 	[SECT_STRINGS] = 1, [SECT_ARGS] = 4,     [SECT_ENV] = 4,
 	[SECT_GIDS] = 4,    [SECT_RLIMITS] = 24, [SECT_MOUNTS] = 24,
 	[SECT_SYSCTLS] = 8, [SECT_FILES] = 24,   [SECT_DATA] = 1,
+	[SECT_HOST] = 40,
 };
 
 static const char *const sect_name[SECT_KNOWN_MAX + 1] = {
 	[SECT_STRINGS] = "strings", [SECT_ARGS] = "args",       [SECT_ENV] = "env",
 	[SECT_GIDS] = "gids",       [SECT_RLIMITS] = "rlimits", [SECT_MOUNTS] = "mounts",
 	[SECT_SYSCTLS] = "sysctls", [SECT_FILES] = "files",     [SECT_DATA] = "data",
+	[SECT_HOST] = "host",
 };
+
+/* The sections the encoder writes, in table order.  The host section is last
+ * and only there when the proc has it. */
+static const uint8_t table_ids[] = { /* uint8_t: sizeof is the count */
+	SECT_STRINGS, SECT_ARGS,    SECT_ENV,   SECT_GIDS, SECT_RLIMITS,
+	SECT_MOUNTS,  SECT_SYSCTLS, SECT_FILES, SECT_DATA, SECT_HOST,
+};
+
+/* Host record (40 bytes): u64 realtime (ns since the epoch), then the seed. */
+#define HOST_REALTIME 0
+#define HOST_SEED 8
 
 /* Flags 0..15 change what the guest must do: a reader refuses ones it does
  * not know.  Flags 16..31 are hints a reader may ignore. */
@@ -87,8 +104,15 @@ static void put_u64(uint8_t *p, uint64_t v)
 	noxs_put_u32(p + 4, (uint32_t)(v >> 32));
 }
 
+static bool sect_known(uint32_t id)
+{
+	return id >= 1 && id <= SECT_KNOWN_MAX && rec_size[id] != 0;
+}
+
 static uint32_t section_limit(enum sect_id id)
 {
+	if (id == SECT_HOST)
+		return 1;
 	return id == SECT_ARGS || id == SECT_ENV ? NOXS_MAX_STRINGS : NOXS_MAX_ITEMS;
 }
 
@@ -227,6 +251,27 @@ static int read_header(struct reader *r, struct noxs_proc *p, struct lv_error **
 	return 0;
 }
 
+/* The guest wipes the seed in place once decoded (noxs_page_wipe_seed), so
+ * the host record must not share a byte with anything the decoder reads:
+ * the section table and the other sections.  (The header is before every
+ * section.) */
+static int host_disjoint(const struct reader *r, uint64_t table, uint64_t table_end, struct lv_error **err)
+{
+	const struct sect *h = &r->s[SECT_HOST];
+	uint64_t start = h->off, end = (uint64_t)h->off + h->size; /* one record */
+
+	if (start < table_end && table < end)
+		return lv_err_msg(err, EINVAL, "noxs page: the host record overlaps the section table");
+	for (uint32_t id = 1; id <= SECT_KNOWN_MAX; id++) {
+		const struct sect *s = &r->s[id];
+		uint64_t s_end = (uint64_t)s->off + (uint64_t)s->count * s->size;
+
+		if (id != SECT_HOST && s->present && s_end > s->off && start < s_end && s->off < end)
+			return lv_err_msg(err, EINVAL, "noxs page: the host record overlaps section %s", sect_name[id]);
+	}
+	return 0;
+}
+
 static int read_sections(struct reader *r, struct lv_error **err)
 {
 	const uint8_t *b = r->buf;
@@ -250,14 +295,16 @@ static int read_sections(struct reader *r, struct lv_error **err)
 		uint16_t id = noxs_get_u16(d), flags = noxs_get_u16(d + 2);
 		uint32_t off = noxs_get_u32(d + 4), count = noxs_get_u32(d + 8), size = noxs_get_u32(d + 12);
 		uint64_t end = (uint64_t)off + (uint64_t)count * size;
-		const char *name = id >= 1 && id <= SECT_KNOWN_MAX ? sect_name[id] : "unknown";
+		const char *name = sect_known(id) ? sect_name[id] : "unknown";
 
-		if (id >= 1 && id <= SECT_KNOWN_MAX) {
+		if (sect_known(id)) {
 			if (r->s[id].present)
 				return lv_err_msg(err, EINVAL, "noxs page: section %s appears twice", name);
 			if (rec_size[id] == 1 ? size != 1 : size < rec_size[id])
 				return lv_err_msg(err, EINVAL, "noxs page: %s records are %u bytes, expected %s%u", name,
 						  size, rec_size[id] == 1 ? "" : "at least ", rec_size[id]);
+			if (id == SECT_HOST && count > 1)
+				return lv_err_msg(err, EINVAL, "noxs page: host section has %u records, at most 1", count);
 			if (rec_size[id] != 1 && count > section_limit(id))
 				return lv_err_msg(err, EINVAL, "noxs page: %u %s exceed the limit of %u", count, name,
 						  section_limit(id));
@@ -269,10 +316,12 @@ static int read_sections(struct reader *r, struct lv_error **err)
 			return lv_err_msg(err, EINVAL,
 					  "noxs page: section %u (%s): %u records of %u bytes at offset %u run past the end of the page (%zu bytes)",
 					  id, name, count, size, off, r->len);
-		if (id < 1 || id > SECT_KNOWN_MAX)
+		if (!sect_known(id))
 			continue; /* a later version's section: skip it */
 		r->s[id] = (struct sect){ .off = off, .count = count, .size = size, .present = 1 };
 	}
+	if (r->s[SECT_HOST].count && host_disjoint(r, table, table + (uint64_t)n * desc_size, err) < 0)
+		return -EINVAL;
 	if (!r->s[SECT_STRINGS].present)
 		return lv_err_msg(err, EINVAL, "noxs page: no string area");
 	if (!r->s[SECT_ARGS].present || r->s[SECT_ARGS].count == 0)
@@ -371,6 +420,13 @@ static int read_records(const struct reader *r, struct noxs_proc *p, struct lv_e
 					  i, f->path, f->len, doff, data->count);
 		f->data = f->len ? r->buf + data->off + doff : NULL;
 	}
+
+	if (r->s[SECT_HOST].count) { /* 0 or 1: bounded in read_sections */
+		const uint8_t *q = rec(r, SECT_HOST, 0);
+		p->has_host = true;
+		p->realtime_ns = get_u64(q + HOST_REALTIME);
+		memcpy(p->seed, q + HOST_SEED, NOXS_SEED_SIZE);
+	}
 	return 0;
 }
 
@@ -408,7 +464,18 @@ void noxs_proc_free(struct noxs_proc *proc)
 	free(proc->mounts);
 	free(proc->sysctls);
 	free(proc->files);
-	memset(proc, 0, sizeof(*proc));
+	explicit_bzero(proc, sizeof(*proc)); /* the seed included */
+}
+
+void noxs_page_wipe_seed(uint8_t *buf, size_t len)
+{
+	struct reader r = { .buf = buf, .len = len };
+	struct noxs_proc hdr;
+
+	/* The same walk as the decoder's, so the offset is as bounded. */
+	if (!buf || read_header(&r, &hdr, NULL) < 0 || read_sections(&r, NULL) < 0 || !r.s[SECT_HOST].count)
+		return;
+	explicit_bzero(buf + r.s[SECT_HOST].off + HOST_SEED, NOXS_SEED_SIZE);
 }
 
 /* ---- encoder ---- */
@@ -513,6 +580,11 @@ static void emit(const struct noxs_proc *p, struct writer *w)
 			noxs_put_u32(q + 20, f->len);
 		}
 	}
+	if (b && p->has_host) {
+		uint8_t *q = out_rec(w, SECT_HOST, 0);
+		put_u64(q + HOST_REALTIME, p->realtime_ns);
+		memcpy(q + HOST_SEED, p->seed, NOXS_SEED_SIZE);
+	}
 	if (b) {
 		noxs_put_u32(b + H_CWD, cwd);
 		noxs_put_u32(b + H_HOSTNAME, hostname);
@@ -556,8 +628,11 @@ int noxs_page_encode(const struct noxs_proc *proc, uint8_t **out, size_t *outlen
 	const uint32_t counts[SECT_KNOWN_MAX + 1] = {
 		[SECT_ARGS] = proc->nargs,       [SECT_ENV] = proc->nenv,       [SECT_GIDS] = proc->ngids,
 		[SECT_RLIMITS] = proc->nrlimits, [SECT_MOUNTS] = proc->nmounts, [SECT_SYSCTLS] = proc->nsysctls,
-		[SECT_FILES] = proc->nfiles,
+		[SECT_FILES] = proc->nfiles,     [SECT_HOST] = proc->has_host ? 1 : 0,
 	};
+	/* Every section of 1.0 always (empty ones too), the host one when
+	 * there is one. */
+	const uint32_t nsect = (uint32_t)sizeof(table_ids) - (proc->has_host ? 0 : 1);
 	struct writer w = { 0 };
 	size_t pos, total;
 	uint32_t id, i;
@@ -570,8 +645,10 @@ int noxs_page_encode(const struct noxs_proc *proc, uint8_t **out, size_t *outlen
 		return ret;
 
 	emit(proc, &w); /* measure */
-	pos = HDR_SIZE + SECT_KNOWN_MAX * DESC_SIZE;
-	for (id = SECT_ARGS; id <= SECT_FILES; id++) {
+	pos = HDR_SIZE + nsect * DESC_SIZE;
+	for (id = SECT_ARGS; id <= SECT_KNOWN_MAX; id++) {
+		if (id == SECT_DATA || !sect_known(id))
+			continue; /* the byte areas go last */
 		pos = align8(pos);
 		w.sect_off[id] = pos;
 		pos += (size_t)counts[id] * rec_size[id];
@@ -598,17 +675,20 @@ int noxs_page_encode(const struct noxs_proc *proc, uint8_t **out, size_t *outlen
 	noxs_put_u16(b + H_ROWS, proc->rows);
 	noxs_put_u16(b + H_COLS, proc->cols);
 	noxs_put_u32(b + H_SECT_OFF, HDR_SIZE);
-	noxs_put_u32(b + H_SECT_COUNT, SECT_KNOWN_MAX);
+	noxs_put_u32(b + H_SECT_COUNT, nsect);
 	noxs_put_u32(b + H_SECT_DESC_SIZE, DESC_SIZE);
 	for (i = 0; i < 5; i++)
 		put_u64(b + H_CAPS + 8 * i, proc->caps[i]);
-	for (id = 1; id <= SECT_KNOWN_MAX; id++) {
-		uint8_t *d = b + HDR_SIZE + (id - 1) * DESC_SIZE;
-		uint32_t count = id == SECT_STRINGS ? (uint32_t)w.str_len
-				 : id == SECT_DATA  ? (uint32_t)w.data_len
-						    : counts[id];
+	for (i = 0; i < nsect; i++) {
+		uint8_t *d = b + HDR_SIZE + i * DESC_SIZE;
+		uint32_t count;
+
+		id = table_ids[i];
+		count = id == SECT_STRINGS ? (uint32_t)w.str_len : id == SECT_DATA ? (uint32_t)w.data_len : counts[id];
 		noxs_put_u16(d, (uint16_t)id);
-		noxs_put_u16(d + 2, SECT_CRITICAL);
+		/* The host section only improves the guest (clock, RNG): a
+		 * 1.0 reader may skip it (noxs/README.md says why). */
+		noxs_put_u16(d + 2, id == SECT_HOST ? 0 : SECT_CRITICAL);
 		noxs_put_u32(d + 4, (uint32_t)w.sect_off[id]);
 		noxs_put_u32(d + 8, count);
 		noxs_put_u32(d + 12, rec_size[id]);

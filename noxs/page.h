@@ -12,6 +12,7 @@
 #ifndef NOXS_PAGE_H
 #define NOXS_PAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,7 @@
 #define NOXS_PAGE_MAX (256u * 1024u) /* whole encoded page, files included */
 #define NOXS_MAX_STRINGS 4096u       /* args, env, each */
 #define NOXS_MAX_ITEMS 256u          /* mounts, rlimits, gids, sysctls, files */
+#define NOXS_SEED_SIZE 32u           /* the host section's RNG seed */
 
 /* flags */
 #define NOXS_F_TERMINAL (1u << 0)
@@ -79,6 +81,12 @@ struct noxs_proc {
 	uint32_t nsysctls;
 	struct noxs_file *files;
 	uint32_t nfiles;
+	/* The host section (version 1.1): what a guest restored from a snapshot
+	 * cannot know by itself.  Without it (has_host false) the guest keeps
+	 * the clock and RNG state it has. */
+	bool has_host;
+	uint64_t realtime_ns;          /* host CLOCK_REALTIME when the page was built; 0: none */
+	uint8_t seed[NOXS_SEED_SIZE];  /* fresh random bytes for the guest's RNG; all zero: none */
 };
 
 /* Encodes proc into a new buffer (*out, *outlen), at most NOXS_PAGE_MAX
@@ -92,5 +100,11 @@ int noxs_page_encode(const struct noxs_proc *proc, uint8_t **out, size_t *outlen
 int noxs_page_decode(const uint8_t *buf, size_t len, struct noxs_proc *proc, struct lv_error **err);
 
 void noxs_proc_free(struct noxs_proc *proc);
+
+/* Zeroes the host section's seed in place in an encoded page that
+ * noxs_page_decode() accepted: the decoded proc has its own copy, and the
+ * seed should not outlive its use in buffers nobody reads again.  A page
+ * without a host section (or one the decoder would refuse) is left alone. */
+void noxs_page_wipe_seed(uint8_t *buf, size_t len);
 
 #endif

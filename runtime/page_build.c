@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../lib/cleanup.h"
@@ -54,6 +56,33 @@ static int read_file(const struct rt_mount *m, struct noxs_file *f, struct lv_er
 	f->gid = st.st_gid;
 	f->data = buf;
 	f->len = (uint32_t)off;
+	return 0;
+}
+
+/* The page's host section: the host's wall clock and a fresh seed for the
+ * guest's RNG.  A guest restored from a snapshot (or a shell paused since it
+ * booted) has a stale clock and its template's RNG state; the guest init
+ * applies both before anything of the container runs.  The clock is read
+ * last, as close to the encoding as this side can. */
+static int fill_host(struct noxs_proc *np, struct lv_error **err)
+{
+	struct timespec now;
+	size_t got = 0;
+
+	while (got < sizeof(np->seed)) {
+		ssize_t n = getrandom(np->seed + got, sizeof(np->seed) - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return lv_err(err, n < 0 ? errno : EIO, "device page: getrandom, for the guest's RNG seed");
+		got += (size_t)n;
+	}
+	if (clock_gettime(CLOCK_REALTIME, &now) < 0)
+		return lv_err(err, errno, "device page: clock_gettime(CLOCK_REALTIME), for the guest's clock");
+	/* Before 1970 the host's clock is no better than the guest's: 0 says
+	 * "do not set". */
+	np->realtime_ns = now.tv_sec > 0 ? (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec : 0;
+	np->has_host = true;
 	return 0;
 }
 
@@ -126,8 +155,12 @@ int rt_page_build(const struct rt_spec *spec, uint8_t **page, size_t *len, struc
 		np.sysctls[i].value = spec->sysctls[i].value;
 	}
 	np.nsysctls = (uint32_t)spec->nsysctls;
+	r = fill_host(&np, err);
+	if (r < 0)
+		goto out;
 	r = noxs_page_encode(&np, page, len, err);
 out:
+	explicit_bzero(np.seed, sizeof(np.seed));
 	for (i = 0; np.files && i < np.nfiles; i++)
 		free((void *)np.files[i].data);
 	free(np.rlimits);

@@ -9,7 +9,9 @@
 #include "spec.h"
 
 /* Reads the host files that bind mounts copy into the guest, so call it at
- * create time: the guest sees them as they were then. */
+ * create time: the guest sees them as they were then.  The page also carries
+ * the host's wall clock now and a fresh RNG seed (the host section): build
+ * one page per VM, as late as possible, and never hand one to two VMs. */
 int rt_page_build(const struct rt_spec *spec, uint8_t **page, size_t *len, struct lv_error **err);
 
 #endif

@@ -27,13 +27,15 @@
 #define H_FLAGS 16
 #define H_CWD 36
 #define H_SECT_COUNT 48
-#define DESC(i) (HDR_SIZE + 16 * (i)) /* descriptor i (section id i + 1) */
+#define DESC(i) (HDR_SIZE + 16 * (i)) /* descriptor i (section id i + 1; S_HOST: id 12) */
 #define D_ID 0
 #define D_FLAGS 2
 #define D_OFF 4
 #define D_COUNT 8
 #define D_SIZE 12
-enum { S_STRINGS, S_ARGS, S_ENV, S_GIDS, S_RLIMITS, S_MOUNTS, S_SYSCTLS, S_FILES, S_DATA };
+enum { S_STRINGS, S_ARGS, S_ENV, S_GIDS, S_RLIMITS, S_MOUNTS, S_SYSCTLS, S_FILES, S_DATA, S_HOST };
+#define HOST_ID 12
+#define HOST_REC 40 /* u64 realtime, 32-byte seed */
 
 static const char *args[] = { "/bin/sh", "-c", "echo hello", NULL };
 static const char *env[] = { "PATH=/usr/bin:/bin", "TERM=xterm", "HOME=/root", "LANG=C.UTF-8", NULL };
@@ -66,6 +68,33 @@ static struct noxs_proc full_proc(void)
 		.files = files, .nfiles = 3,
 	};
 	return p;
+}
+
+/* The full proc with a host section (version 1.1). */
+static struct noxs_proc host_proc(void)
+{
+	struct noxs_proc p = full_proc();
+
+	p.has_host = true;
+	p.realtime_ns = 1795339527123456789ull;
+	for (uint32_t i = 0; i < NOXS_SEED_SIZE; i++)
+		p.seed[i] = (uint8_t)(0xa0 + i);
+	return p;
+}
+
+/* noxs_proc_equal predates the host section. */
+static int host_equal(const struct noxs_proc *a, const struct noxs_proc *b)
+{
+	return a->has_host == b->has_host && a->realtime_ns == b->realtime_ns &&
+	       memcmp(a->seed, b->seed, NOXS_SEED_SIZE) == 0;
+}
+
+static int all_zero(const uint8_t *p, size_t n)
+{
+	while (n--)
+		if (*p++)
+			return 0;
+	return 1;
 }
 
 
@@ -250,7 +279,7 @@ static void test_reject(void)
 	struct lv_error *err = NULL;
 
 	expect_reject(c_magic, -EINVAL, "bad magic", "bad magic");
-	expect_reject(c_major, -EPROTONOSUPPORT, "unsupported version 2.0", "higher major version");
+	expect_reject(c_major, -EPROTONOSUPPORT, "unsupported version 2.1", "higher major version");
 	expect_reject(c_total, -EINVAL, "header says", "total size mismatch");
 	expect_reject(c_sect_off, -EINVAL, "section 6 (mounts)", "section offset past the end");
 	expect_reject(c_sect_huge, -EINVAL, "run past the end of the page", "section size overflow");
@@ -328,6 +357,218 @@ static void test_encode_limits(void)
 	p = full_proc();
 	p.cwd = "rel";
 	ok(noxs_page_encode(&p, &buf, &len, &err) == -EINVAL, "encoder refuses a relative cwd");
+	lv_error_free(&err);
+}
+
+/* ---- the host section (1.1) ---- */
+
+static int encode_host(uint8_t **buf, size_t *len)
+{
+	struct noxs_proc p = host_proc();
+	struct lv_error *err = NULL;
+	int r = noxs_page_encode(&p, buf, len, &err);
+
+	lv_error_free(&err);
+	return r;
+}
+
+static void test_host_roundtrip(void)
+{
+	struct noxs_proc in = host_proc(), out;
+	struct lv_error *err = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	uint32_t off;
+
+	ok(noxs_page_encode(&in, &buf, &len, &err) == 0, "encode a proc with a host section");
+	ok(noxs_get_u16(buf + H_MAJOR) == 1 && noxs_get_u16(buf + H_MINOR) == 1, "the page says version 1.1");
+	ok(rd32(buf, H_SECT_COUNT) == 10 && noxs_get_u16(buf + DESC(S_HOST) + D_ID) == HOST_ID,
+	   "ten sections, the host section (id 12) last in the table");
+	ok(noxs_get_u16(buf + DESC(S_HOST) + D_FLAGS) == 0, "the host section is not marked critical");
+	ok(rd32(buf, DESC(S_HOST) + D_COUNT) == 1 && rd32(buf, DESC(S_HOST) + D_SIZE) == HOST_REC,
+	   "one record of %d bytes", HOST_REC);
+	off = rd32(buf, DESC(S_HOST) + D_OFF);
+	ok(off % 8 == 0 && rd32(buf, off) == (uint32_t)in.realtime_ns && rd32(buf, off + 4) == (uint32_t)(in.realtime_ns >> 32) &&
+	   memcmp(buf + off + 8, in.seed, NOXS_SEED_SIZE) == 0,
+	   "record: u64 realtime little endian at 0, the seed at 8");
+	ok(noxs_page_decode(buf, len, &out, &err) == 0, "decode it: %s", err ? err->msg : "ok");
+	ok(noxs_proc_equal(&in, &out) && host_equal(&in, &out) && out.has_host, "realtime and seed survive the round trip");
+	noxs_proc_free(&out);
+	ok(!out.has_host && out.realtime_ns == 0 && all_zero(out.seed, NOXS_SEED_SIZE), "noxs_proc_free clears the seed");
+	lv_error_free(&err);
+	free(buf);
+
+	/* A 1.0 reader skips a non-critical section it does not know; this
+	 * reader does the same with the reserved ids, and refuses them marked
+	 * critical. */
+	encode_host(&buf, &len);
+	noxs_put_u16(buf + DESC(S_HOST) + D_ID, 10);
+	ok(noxs_page_decode(buf, len, &out, &err) == 0 && !out.has_host,
+	   "reserved id 10, not critical: skipped as unknown");
+	noxs_proc_free(&out);
+	noxs_put_u16(buf + DESC(S_HOST) + D_FLAGS, 1);
+	ok(noxs_page_decode(buf, len, &out, &err) == -EPROTONOSUPPORT, "reserved id 10, critical: refused: %s",
+	   err ? err->msg : "");
+	lv_error_free(&err);
+	free(buf);
+}
+
+static void test_host_absent(void)
+{
+	const char *argv1[] = { "/init", NULL };
+	struct noxs_proc in = full_proc(), min = { .cwd = "/", .args = argv1, .nargs = 1 }, out;
+	struct lv_error *err = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	ok(noxs_page_encode(&in, &buf, &len, &err) == 0 && rd32(buf, H_SECT_COUNT) == 9,
+	   "without a host section the encoder writes the nine sections of 1.0");
+	ok(noxs_page_decode(buf, len, &out, &err) == 0 && !out.has_host && out.realtime_ns == 0 &&
+	   all_zero(out.seed, NOXS_SEED_SIZE), "absent: has_host false, realtime 0, seed zero");
+	noxs_proc_free(&out);
+	noxs_put_u16(buf + H_MINOR, 0);
+	ok(noxs_page_decode(buf, len, &out, &err) == 0 && !out.has_host, "a 1.0 page decodes");
+	noxs_proc_free(&out);
+	free(buf);
+
+	/* A section with no record is the same as none. */
+	encode_host(&buf, &len);
+	wr32(buf, DESC(S_HOST) + D_COUNT, 0);
+	ok(noxs_page_decode(buf, len, &out, &err) == 0 && !out.has_host && out.realtime_ns == 0,
+	   "a host section of 0 records: as absent");
+	noxs_proc_free(&out);
+	free(buf);
+
+	/* Zero realtime and seed are "none", but the section is there. */
+	in = min;
+	in.has_host = true;
+	ok(noxs_page_encode(&in, &buf, &len, &err) == 0 && noxs_page_decode(buf, len, &out, &err) == 0 &&
+	   out.has_host && out.realtime_ns == 0 && all_zero(out.seed, NOXS_SEED_SIZE),
+	   "a host section with no time and no seed round-trips");
+	noxs_proc_free(&out);
+	free(buf);
+	lv_error_free(&err);
+}
+
+static void c_host_small(uint8_t *b, size_t n) { (void)n; wr32(b, DESC(S_HOST) + D_SIZE, HOST_REC - 1); }
+static void c_host_two(uint8_t *b, size_t n) { (void)n; wr32(b, DESC(S_HOST) + D_COUNT, 2); }
+static void c_host_past(uint8_t *b, size_t n) { wr32(b, DESC(S_HOST) + D_OFF, (uint32_t)n - HOST_REC + 1); }
+static void c_host_on_strings(uint8_t *b, size_t n) { (void)n; wr32(b, DESC(S_HOST) + D_OFF, rd32(b, DESC(S_STRINGS) + D_OFF) + 4); }
+static void c_host_on_table(uint8_t *b, size_t n) { (void)n; wr32(b, DESC(S_HOST) + D_OFF, DESC(S_DATA)); }
+static void c_host_dup(uint8_t *b, size_t n)
+{
+	(void)n; /* the gids descriptor becomes a second host section */
+	memcpy(b + DESC(S_GIDS), b + DESC(S_HOST), 16);
+}
+
+/* Like expect_reject, on a page with a host section. */
+static void expect_reject_host(void (*corrupt)(uint8_t *buf, size_t len), const char *want, const char *what)
+{
+	uint8_t *buf;
+	size_t len;
+	char msg[512];
+	int r;
+
+	encode_host(&buf, &len);
+	corrupt(buf, len);
+	r = decode_copy(buf, len, msg, sizeof(msg));
+	ok(r == -EINVAL && strstr(msg, want), "%s: %s", what, msg);
+	free(buf);
+}
+
+static void test_host_reject(void)
+{
+	struct noxs_proc in = host_proc(), out;
+	struct lv_error *err = NULL;
+	uint8_t *buf, *longer;
+	size_t len, i;
+	uint32_t off;
+	int fails = 0;
+
+	expect_reject_host(c_host_small, "host records are 39 bytes, expected at least 40", "host record too small");
+	expect_reject_host(c_host_two, "host section has 2 records, at most 1", "two host records");
+	expect_reject_host(c_host_past, "section 12 (host)", "host record past the end of the page");
+	expect_reject_host(c_host_dup, "section host appears twice", "duplicate host section");
+	/* The guest wipes the seed in place: it must not be anything else. */
+	expect_reject_host(c_host_on_strings, "host record overlaps section strings", "host record inside the strings");
+	expect_reject_host(c_host_on_table, "host record overlaps the section table", "host record on the section table");
+
+	encode_host(&buf, &len);
+	for (i = 0; i < len; i++)
+		if (decode_copy(buf, i, NULL, 0) != -EINVAL)
+			fails++;
+	ok(fails == 0, "every proper prefix of a page with a host section is rejected");
+	free(buf);
+
+	/* A later minor version may append fields to the record: a longer
+	 * record is read for its first 40 bytes. */
+	encode_host(&buf, &len);
+	off = rd32(buf, DESC(S_HOST) + D_OFF);
+	longer = calloc(1, len + 8);
+	memcpy(longer, buf, off + HOST_REC);
+	memset(longer + off + HOST_REC, 0xee, 8);
+	memcpy(longer + off + HOST_REC + 8, buf + off + HOST_REC, len - off - HOST_REC);
+	wr32(longer, H_TOTAL, (uint32_t)len + 8);
+	wr32(longer, DESC(S_HOST) + D_SIZE, HOST_REC + 8);
+	for (i = 0; i < 10; i++) /* the sections after it moved by 8 */
+		if (rd32(longer, DESC(i) + D_OFF) > off)
+			wr32(longer, DESC(i) + D_OFF, rd32(longer, DESC(i) + D_OFF) + 8);
+	ok(noxs_page_decode(longer, len + 8, &out, &err) == 0 && host_equal(&in, &out) && noxs_proc_equal(&in, &out),
+	   "a 48-byte host record (fields appended later) is accepted: %s", err ? err->msg : "ok");
+	noxs_proc_free(&out);
+	lv_error_free(&err);
+	free(longer);
+	free(buf);
+}
+
+static void test_host_wipe(void)
+{
+	struct noxs_proc in = host_proc(), out;
+	struct lv_error *err = NULL;
+	uint8_t *buf, *before;
+	size_t len, i;
+	uint32_t off;
+	int others_same = 1;
+
+	encode_host(&buf, &len);
+	before = malloc(len);
+	memcpy(before, buf, len);
+	off = rd32(buf, DESC(S_HOST) + D_OFF);
+	noxs_page_wipe_seed(buf, len);
+	ok(all_zero(buf + off + 8, NOXS_SEED_SIZE), "noxs_page_wipe_seed zeroes the seed in the page");
+	for (i = 0; i < len; i++)
+		if ((i < off + 8 || i >= off + 8 + NOXS_SEED_SIZE) && buf[i] != before[i])
+			others_same = 0;
+	ok(others_same, "and no other byte");
+	ok(noxs_page_decode(buf, len, &out, &err) == 0 && out.has_host && out.realtime_ns == in.realtime_ns &&
+	   all_zero(out.seed, NOXS_SEED_SIZE), "the wiped page still decodes, with its time and no seed");
+	noxs_proc_free(&out);
+	free(buf);
+
+	/* Pages it must not touch: none without a host section, none the
+	 * decoder refuses. */
+	{
+		struct noxs_proc p = full_proc();
+		noxs_page_encode(&p, &buf, &len, &err);
+	}
+	free(before);
+	before = malloc(len);
+	memcpy(before, buf, len);
+	noxs_page_wipe_seed(buf, len);
+	ok(memcmp(buf, before, len) == 0, "a page without a host section is left alone");
+	free(buf);
+	free(before);
+	encode_host(&buf, &len);
+	wr32(buf, DESC(S_HOST) + D_OFF, (uint32_t)len - 8); /* the record would run past the end */
+	before = malloc(len);
+	memcpy(before, buf, len);
+	noxs_page_wipe_seed(buf, len);
+	ok(memcmp(buf, before, len) == 0, "a page the decoder refuses is left alone");
+	noxs_page_wipe_seed(NULL, 0);
+	noxs_page_wipe_seed(buf, 10);
+	ok(memcmp(buf, before, len) == 0, "so are a NULL buffer and a truncated one");
+	free(before);
+	free(buf);
 	lv_error_free(&err);
 }
 
@@ -520,6 +761,11 @@ static int write_seeds(const char *dir)
 		return 1;
 	r |= write_file(sub, "minimal", buf, len);
 	free(buf);
+	p = host_proc();
+	if (noxs_page_encode(&p, &buf, &len, &err) < 0)
+		return 1;
+	r |= write_file(sub, "full-host", buf, len);
+	free(buf);
 
 	/* A guest-side conversation: READY, STARTED, STDOUT, ERROR, EXIT. */
 #define FRAME(t, s, n) do { noxs_put_u16(q, t); noxs_put_u16(q + 2, 0); noxs_put_u32(q + 4, n); \
@@ -585,6 +831,10 @@ int main(int argc, char **argv)
 	test_truncated();
 	test_reject();
 	test_encode_limits();
+	test_host_roundtrip();
+	test_host_absent();
+	test_host_reject();
+	test_host_wipe();
 	test_chan_basic();
 	test_chan_max();
 	test_chan_bad();
