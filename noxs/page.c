@@ -478,6 +478,17 @@ void noxs_page_wipe_seed(uint8_t *buf, size_t len)
 	explicit_bzero(buf + r.s[SECT_HOST].off + HOST_SEED, NOXS_SEED_SIZE);
 }
 
+int noxs_page_stamp_time(uint8_t *buf, size_t len, uint64_t realtime_ns)
+{
+	struct reader r = { .buf = buf, .len = len };
+	struct noxs_proc hdr;
+
+	if (!buf || read_header(&r, &hdr, NULL) < 0 || read_sections(&r, NULL) < 0 || !r.s[SECT_HOST].count)
+		return -1;
+	put_u64(buf + r.s[SECT_HOST].off + HOST_REALTIME, realtime_ns);
+	return 0;
+}
+
 /* ---- encoder ---- */
 
 /* Where the encoder puts things.  The emit pass runs twice: once with

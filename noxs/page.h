@@ -107,4 +107,9 @@ void noxs_proc_free(struct noxs_proc *proc);
  * without a host section (or one the decoder would refuse) is left alone. */
 void noxs_page_wipe_seed(uint8_t *buf, size_t len);
 
+/* Sets the host section's realtime in place (a page built a while before
+ * it is sent: a restored guest's clock should be as close as it can be).
+ * Returns 0, or -1 for a page without a host section. */
+int noxs_page_stamp_time(uint8_t *buf, size_t len, uint64_t realtime_ns);
+
 #endif

@@ -19,6 +19,7 @@
 #include "../lib/cleanup.h"
 #include "../lib/clock.h"
 #include "../noxs/chan.h"
+#include "../noxs/page.h"
 #include "ctl.h"
 #include "pool.h"
 #include "rootfs_stream.h"
@@ -570,7 +571,15 @@ static int monitor_setup(struct monitor *m, struct lv_error **err)
 		rt_debug(&m->ctx->log, "container %s: the guest took the rootfs (%llu bytes) %llu us after launch", a->id,
 			 (unsigned long long)bytes, (unsigned long long)((lv_now_ns() - m->t_launch) / 1000));
 	}
+	/* The page was built before the VM (and the rootfs stream): its clock
+	 * reading is refreshed now, and its seed does not outlive the send. */
+	{
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		noxs_page_stamp_time(a->page, a->page_len, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
+	}
 	r = noxs_send(m->vm.ctl_fd, NOXS_MSG_PAGE, a->page, (uint32_t)a->page_len, err);
+	noxs_page_wipe_seed(a->page, a->page_len);
 	if (r < 0)
 		return lv_err_wrap(err, "hand the device page to the guest");
 sandbox:

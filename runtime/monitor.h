@@ -21,7 +21,7 @@ struct rt_monitor_args {
 	const struct rt_spec *spec;
 	const struct hv_ops *ops;
 	struct hv_vm_config vm_config;
-	const uint8_t *page;
+	uint8_t *page;      /* the forked monitor's own copy: re-stamped, its seed wiped once sent */
 	size_t page_len;
 	int sync_fd;        /* reports "ok" or the error to the creating process */
 	int console_fd;     /* connected --console-socket, or -1 */

@@ -543,6 +543,9 @@ static void test_host_wipe(void)
 	ok(noxs_page_decode(buf, len, &out, &err) == 0 && out.has_host && out.realtime_ns == in.realtime_ns &&
 	   all_zero(out.seed, NOXS_SEED_SIZE), "the wiped page still decodes, with its time and no seed");
 	noxs_proc_free(&out);
+	ok(noxs_page_stamp_time(buf, len, 1234567890123456789ULL) == 0 && noxs_page_decode(buf, len, &out, &err) == 0 &&
+	   out.realtime_ns == 1234567890123456789ULL, "noxs_page_stamp_time sets the host section's time in place");
+	noxs_proc_free(&out);
 	free(buf);
 
 	/* Pages it must not touch: none without a host section, none the
@@ -555,6 +558,7 @@ static void test_host_wipe(void)
 	before = malloc(len);
 	memcpy(before, buf, len);
 	noxs_page_wipe_seed(buf, len);
+	ok(noxs_page_stamp_time(buf, len, 1) == -1, "stamping a page without a host section: -1");
 	ok(memcmp(buf, before, len) == 0, "a page without a host section is left alone");
 	free(buf);
 	free(before);
