@@ -131,3 +131,30 @@ function poold_children() {
 	kpoold_stop
 	[ ! -e "$ROOT/pool" ]
 }
+
+# Without the page's seed both would print the template's next bytes;
+# without its time, the template's clock.
+@test "kvm pool: two guests restored from one template read different random bytes and the host's time (two VMs)" {
+	requires root lightvm kernel
+	kpoold_start
+	lightvm pool fill --target 1
+	kpool_wait_ready 1
+	sleep 2 # the template's clock falls behind
+	set_cmd sh -c 'date +%s; head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n"'
+	local t0 a b t1
+	t0=$(date +%s)
+	lightvm_split run --bundle "$BUNDLE" r1 </dev/null
+	[ "$status" -eq 0 ]
+	a=$stdout
+	lightvm_split run --bundle "$BUNDLE" r2 </dev/null
+	[ "$status" -eq 0 ]
+	b=$stdout
+	t1=$(date +%s)
+	[ "$(grep -c "claimed by monitor" "$TESTDIR/poold.log")" -eq 2 ]
+	local ta=${a%%$'\n'*} tb=${b%%$'\n'*} ra=${a#*$'\n'} rb=${b#*$'\n'}
+	[ "${#ra}" -eq 32 ] && [ "${#rb}" -eq 32 ]
+	[ "$ra" != "$rb" ]
+	[ "$ta" -ge "$t0" ] && [ "$ta" -le "$t1" ]
+	[ "$tb" -ge "$t0" ] && [ "$tb" -le "$t1" ]
+	kpoold_stop
+}
