@@ -201,46 +201,42 @@ static void build_finish(struct kvm_build *b, const char *how, uint64_t t0, stru
 	build_free(b);
 }
 
-static int kvm_launch(const struct rt_config *cfg, const struct hv_vm_config *vc, struct hv_vm *vm,
-		      struct lv_error **err)
+/* A VM built from vc: booted (mem_fd < 0), or restored from a template's
+ * snapshot. */
+static int kvm_make(const struct hv_vm_config *vc, int mem_fd, int state_fd, struct hv_vm *vm,
+		    struct lv_error **err)
 {
 	struct kvm_build b;
 	uint64_t t0 = 0;
 	int r;
 
-	(void)cfg;
 	r = build_prepare(vc, &b, err);
 	if (r == 0) {
 		t0 = lv_now_ns();
-		r = vmm_create(&b.mc, &b.p->vmm, err);
+		r = mem_fd < 0 ? vmm_create(&b.mc, &b.p->vmm, err) : vmm_restore(&b.mc, mem_fd, state_fd, &b.p->vmm, err);
 	}
 	if (r < 0) {
 		build_free(&b);
 		return lv_err_wrap(err, "kvm backend");
 	}
-	build_finish(&b, "built", t0, vm);
+	build_finish(&b, mem_fd < 0 ? "built" : "restored from the pool's snapshot", t0, vm);
 	return 0;
+}
+
+static int kvm_launch(const struct rt_config *cfg, const struct hv_vm_config *vc, struct hv_vm *vm,
+		      struct lv_error **err)
+{
+	(void)cfg;
+	return kvm_make(vc, -1, -1, vm, err);
 }
 
 static int kvm_restore(const struct rt_config *cfg, const struct hv_vm_config *vc, int mem_fd, int state_fd,
 		       struct hv_vm *vm, struct lv_error **err)
 {
-	struct kvm_build b;
-	uint64_t t0 = 0;
-	int r;
-
 	(void)cfg;
-	r = build_prepare(vc, &b, err);
-	if (r == 0) {
-		t0 = lv_now_ns();
-		r = vmm_restore(&b.mc, mem_fd, state_fd, &b.p->vmm, err);
-	}
-	if (r < 0) {
-		build_free(&b);
-		return lv_err_wrap(err, "kvm backend");
-	}
-	build_finish(&b, "restored from the pool's snapshot", t0, vm);
-	return 0;
+	if (mem_fd < 0 || state_fd < 0)
+		return lv_err_msg(err, EBADF, "kvm backend: restore without a snapshot");
+	return kvm_make(vc, mem_fd, state_fd, vm, err);
 }
 
 /* Until the guest init's WAITING arrives on fd, the VM ends, or the

@@ -18,47 +18,35 @@
 #include "hv.h"
 #include "poold_internal.h"
 
-/* What the child sends: 0 and the two fds, or an errno and its message. */
-struct tmpl_reply {
-	int32_t errnum;
-	char msg[480];
-};
-
 void pd_template_init(struct pd_template *t)
 {
 	*t = (struct pd_template){ .mem_fd = -1, .state_fd = -1, .sock = -1 };
 }
 
-static void send_reply(int sock, int errnum, const char *msg, const int *fds)
+/* The child's one message, in the daemon protocol's words: CLAIMED with
+ * the snapshot's two fds, or ERROR. */
+static void send_reply(int sock, uint64_t id, const struct lv_error *e, const int *fds)
 {
-	struct tmpl_reply rep = { .errnum = errnum };
-	struct iovec iov = { .iov_base = &rep, .iov_len = sizeof(rep) };
-	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct pool_msg m = { .type = fds ? POOL_MSG_CLAIMED : POOL_MSG_ERROR };
+	struct lv_error *err = NULL;
 
-	snprintf(rep.msg, sizeof(rep.msg), "%s", msg ? msg : "");
 	if (fds) {
-		struct cmsghdr *c;
-
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(2 * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, 2 * sizeof(int));
+		m.claimed.shell_id = id;
+		m.claimed.nfds = 2;
+		m.claimed.roles[0] = POOL_FD_MEMFD;
+		m.claimed.roles[1] = POOL_FD_SNAPSHOT;
+	} else {
+		m.error.errnum = (uint32_t)lv_err_errno(e);
+		snprintf(m.error.text, sizeof(m.error.text), "%s", e->msg);
 	}
-	(void)!sendmsg(sock, &mh, MSG_NOSIGNAL);
+	pool_send(sock, &m, fds, fds ? 2 : 0, &err);
+	lv_error_free(&err);
 }
 
 /* The child: never returns. */
 static void __attribute__((noreturn))
-child(const struct rt_config *cfg, const struct pool_key *key, const char *initrd, const char *dir, int sock,
-      pid_t parent)
+child(const struct rt_config *cfg, const struct pool_key *key, const char *initrd, const char *dir, uint64_t id,
+      int sock, pid_t parent)
 {
 	struct hv_vm_config vc = {
 		.kernel = cfg->kernel,
@@ -80,15 +68,15 @@ child(const struct rt_config *cfg, const struct pool_key *key, const char *initr
 		_exit(1);
 	sock = 3;
 	if (hv_kvm_ops.make_template(cfg, &vc, &fds[0], &fds[1], &err) < 0) {
-		send_reply(sock, lv_err_errno(err), err->msg, NULL);
+		send_reply(sock, id, err, NULL);
 		_exit(1);
 	}
-	send_reply(sock, 0, NULL, fds);
+	send_reply(sock, id, NULL, fds);
 	_exit(0);
 }
 
 int pd_template_start(const struct rt_config *cfg, const struct pool_key *key, const char *initrd,
-		      const char *dir, struct pd_template *t, struct lv_error **err)
+		      const char *dir, uint64_t id, struct pd_template *t, struct lv_error **err)
 {
 	pid_t parent = getpid(), pid;
 	int sv[2];
@@ -103,7 +91,7 @@ int pd_template_start(const struct rt_config *cfg, const struct pool_key *key, c
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		child(cfg, key, initrd, dir, sv[1], parent);
+		child(cfg, key, initrd, dir, id, sv[1], parent);
 	}
 	close(sv[1]);
 	t->pid = pid;
@@ -113,42 +101,31 @@ int pd_template_start(const struct rt_config *cfg, const struct pool_key *key, c
 
 int pd_template_collect(struct pd_template *t, struct lv_error **err)
 {
-	struct tmpl_reply rep = { .errnum = EPIPE };
-	struct iovec iov = { .iov_base = &rep, .iov_len = sizeof(rep) };
-	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct pool_msg m;
 	int fds[2] = { -1, -1 };
-	ssize_t n = recvmsg(t->sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	struct cmsghdr *c;
+	unsigned nfds = 0;
+	int r = pool_recv(t->sock, &m, fds, 2, &nfds, 0, err);
 
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	if (r == -ETIMEDOUT) {
+		lv_error_free(err);
 		return -EAGAIN;
-	for (c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		int got[2] = { -1, -1 };
-		memcpy(got, CMSG_DATA(c), (k > 2 ? 2 : k) * sizeof(int));
-		for (size_t i = 0; i < k && i < 2; i++) {
-			if (fds[i] >= 0)
-				close(fds[i]);
-			fds[i] = got[i];
-		}
 	}
 	close(t->sock);
 	t->sock = -1;
 	t->pid = 0; /* it exits now; the daemon's reaper collects it */
-	if (n != (ssize_t)sizeof(rep) || rep.errnum != 0 || fds[0] < 0 || fds[1] < 0 || (mh.msg_flags & MSG_CTRUNC)) {
-		for (int i = 0; i < 2; i++)
-			if (fds[i] >= 0)
-				close(fds[i]);
-		rep.msg[sizeof(rep.msg) - 1] = '\0';
-		if (n != (ssize_t)sizeof(rep))
-			return lv_err_msg(err, EPIPE, "the template child died without a word");
-		return lv_err_msg(err, rep.errnum > 0 ? rep.errnum : EIO, "%s", rep.msg[0] ? rep.msg : "failed");
+	if (r == -ECONNRESET) {
+		lv_error_free(err);
+		return lv_err_msg(err, EPIPE, "the template child died without a word");
+	}
+	if (r < 0)
+		return r;
+	if (m.type == POOL_MSG_ERROR)
+		return lv_err_msg(err, m.error.errnum ? (int)m.error.errnum : EIO, "%s", m.error.text);
+	if (m.type != POOL_MSG_CLAIMED || nfds != 2 || m.claimed.roles[0] != POOL_FD_MEMFD ||
+	    m.claimed.roles[1] != POOL_FD_SNAPSHOT) {
+		for (unsigned i = 0; i < nfds; i++)
+			close(fds[i]);
+		return lv_err_msg(err, EPROTO, "the template child sent %s", pool_type_name(m.type));
 	}
 	t->mem_fd = fds[0];
 	t->state_fd = fds[1];
@@ -180,7 +157,7 @@ void poold_template_launch(struct poold *pd, unsigned pool)
 	snprintf(dir, sizeof(dir), "%s/%llu", pd->dir, (unsigned long long)id);
 	if (mkdir(dir, 0700) < 0) {
 		lv_err(&err, errno, "mkdir %s", dir);
-	} else if (pd_template_start(&pd->ctx->config, &p->key, pd->initrd, dir, &p->tmpl, &err) == 0) {
+	} else if (pd_template_start(&pd->ctx->config, &p->key, pd->initrd, dir, id, &p->tmpl, &err) == 0) {
 		p->tmpl_id = id;
 		p->tmpl_t0 = lv_now_ms();
 		p->tw = (struct watch){ .kind = W_TEMPLATE, .fd = p->tmpl.sock, .obj = p };

@@ -11,6 +11,7 @@
 #define RT_POOLD_TEMPLATE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "../lib/error.h"
@@ -29,9 +30,10 @@ static inline bool pd_template_ready(const struct pd_template *t)
 	return t->mem_fd >= 0 && t->state_fd >= 0;
 }
 /* Forks the child that makes the template for key; the daemon watches
- * t->sock.  dir: a directory for the template VM's vmm.log. */
+ * t->sock.  dir: a directory for the template VM's vmm.log; id: the
+ * template's record id (the child's CLAIMED names it). */
 int pd_template_start(const struct rt_config *cfg, const struct pool_key *key, const char *initrd,
-		      const char *dir, struct pd_template *t, struct lv_error **err);
+		      const char *dir, uint64_t id, struct pd_template *t, struct lv_error **err);
 /* t->sock is readable: takes the snapshot (0) or the child's error. */
 int pd_template_collect(struct pd_template *t, struct lv_error **err);
 /* Kills a child still at work, closes everything (claimed VMs keep their
