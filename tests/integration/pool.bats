@@ -1,7 +1,9 @@
 #!/usr/bin/env bats
 # lightvm poold: a pool of pre-booted QEMU shells that create claims
 # (runtime/POOL.md).  Channel delivery, qemu backend; each test starts its
-# own daemon and stops it.
+# own daemon and stops it, so they skip in the suite's pool mode (whose
+# daemon's socket is already in every test's root) and run in the pool-off
+# leg.
 
 load helpers
 
@@ -16,6 +18,13 @@ function setup() {
 function teardown() {
 	[ -z "${POOLD_PID:-}" ] || stop_poold || true
 	teardown_lightvm_test
+}
+
+# Every test here starts and stops daemons of its own on its root.
+function requires_own_daemon() {
+	requires root lightvm kernel
+	[ "$LIGHTVM_BACKEND" = qemu ] || skip "shells exist for the qemu backend only so far"
+	skip_if_pool "this file runs daemons of its own on the test's root, where the suite's daemon's socket is; it runs in the pool-off leg"
 }
 
 # start_poold: a daemon for $ROOT, in the background, until its socket is up.
@@ -68,8 +77,7 @@ function qemus_of_test() {
 }
 
 @test "pool: a claimed shell runs the container; the pool refills; the monitor is the container's pid (one VM)" {
-	requires root lightvm kernel
-	[ "$LIGHTVM_BACKEND" = qemu ] || skip "shells exist for the qemu backend only so far"
+	requires_own_daemon
 	start_poold
 	lightvm pool fill --target 1
 	[ "$status" -eq 0 ]
@@ -98,8 +106,7 @@ function qemus_of_test() {
 }
 
 @test "pool: no daemon: create starts cold (one VM)" {
-	requires root lightvm kernel
-	[ "$LIGHTVM_BACKEND" = qemu ] || skip "shells exist for the qemu backend only so far"
+	requires_own_daemon
 	set_cmd sh -c 'echo cold'
 	lightvm_split run --bundle "$BUNDLE" pl2 </dev/null
 	[ "$status" -eq 0 ]
@@ -108,8 +115,7 @@ function qemus_of_test() {
 }
 
 @test "pool: a killed daemon: create still works, a new daemon reclaims its shells (one VM)" {
-	requires root lightvm kernel
-	[ "$LIGHTVM_BACKEND" = qemu ] || skip "shells exist for the qemu backend only so far"
+	requires_own_daemon
 	start_poold
 	lightvm pool fill --target 2
 	[ "$status" -eq 0 ]
@@ -129,8 +135,7 @@ function qemus_of_test() {
 }
 
 @test "pool: SIGKILL of a pooled container's monitor: the daemon ends its QEMU (one VM)" {
-	requires root lightvm kernel
-	[ "$LIGHTVM_BACKEND" = qemu ] || skip "shells exist for the qemu backend only so far"
+	requires_own_daemon
 	start_poold
 	lightvm pool fill --target 1
 	wait_ready 1
