@@ -47,6 +47,24 @@ function stop_poold() {
 	[ ! -e "$ROOT/poold.sock" ] || fail "poold left its socket"
 }
 
+# freeze_shells PID...: SIGSTOP the QEMUs of shells, until they are stopped.
+# A running shell whose daemon dies may end by itself at a moment no test
+# controls (its guest's init finds the control port closed: the daemon held
+# the host's end); a frozen one stays until a daemon reclaims it.  The
+# daemon stops booted shells itself; this holds a booting one too, and
+# keeps the tests about reclaim independent of when the daemon stops them.
+function freeze_shells() {
+	local p
+	kill -STOP "$@"
+	for p in "$@"; do
+		for _ in {1..50}; do
+			[[ $(<"/proc/$p/stat") == *") T "* ]] && break
+			sleep 0.02
+		done
+		[[ $(<"/proc/$p/stat") == *") T "* ]] || fail "qemu $p did not stop"
+	done
+}
+
 # ready_shells: the READY column of the one pool.
 function ready_shells() {
 	lightvm pool status
@@ -120,16 +138,21 @@ function qemus_of_test() {
 	lightvm pool fill --target 2
 	[ "$status" -eq 0 ]
 	wait_ready 2
+	local shells
+	shells=$(qemus_of_test)
+	[ "$(wc -l <<<"$shells")" -eq 2 ]
+	freeze_shells $shells
 	kill -KILL "$POOLD_PID"
 	wait "$POOLD_PID" 2>/dev/null || true
-	[ -n "$(qemus_of_test)" ]
+	[ "$(qemus_of_test)" = "$shells" ]
 	set_cmd sh -c 'echo after-the-daemon'
 	lightvm_split run --bundle "$BUNDLE" pl3 </dev/null
 	[ "$status" -eq 0 ]
 	[ "$stdout" = after-the-daemon ]
 	start_poold
-	stop_poold
+	[ "$(grep -c "reclaiming shell" "$TESTDIR/poold.log")" -eq 2 ]
 	[ -z "$(qemus_of_test)" ]
+	stop_poold
 	[ ! -e "$ROOT/pool" ]
 	[ ! -e "$ROOT/poold.sock" ]
 }
