@@ -178,3 +178,107 @@ function qemus_of_test() {
 	stop_poold
 	[ ! -e "$ROOT/pool" ]
 }
+
+# __pool_connecting: whether ROOT/poold.sock has a connection its daemon has
+# not accepted yet.  /proc/net/unix shows such a socket (the kernel's
+# embryo of the daemon's end) with the listener's path, flags 0, state 02
+# (SS_CONNECTING: no struct socket yet) and inode 0; the listener has flags
+# 00010000, an accepted connection state 03.  Builtins only: this is polled.
+function __pool_connecting() {
+	local net
+	__slurp net /proc/net/unix
+	[[ $'\n'$net$'\n' =~ $'\n'[^$'\n']*\ 00000000\ 0005\ 02\ +0\ "$ROOT"/poold[.]sock$'\n' ]]
+}
+
+# __proc_gone PID: the process is gone or a zombie (builtins only).
+function __proc_gone() {
+	local stat
+	IFS= read -r stat 2>/dev/null <"/proc/$1/stat" || return 0
+	stat=${stat##*) }
+	[ "${stat%% *}" = Z ]
+}
+
+@test "pool: the daemon killed while a claim waits for its reply: create starts cold, a new daemon reclaims, nothing leaks (one VM)" {
+	requires_own_daemon
+	start_poold
+	lightvm pool fill --target 1
+	[ "$status" -eq 0 ]
+	wait_ready 1
+	local shell
+	shell=$(qemus_of_test)
+	[ -n "$shell" ]
+	freeze_shells "$shell"
+	# A stopped daemon: connect() still succeeds (the kernel queues the
+	# connection on the listener) and CLAIM waits in the socket, unread,
+	# for as long as the monitor waits for the reply.
+	kill -STOP "$POOLD_PID"
+	for _ in {1..50}; do
+		[[ $(<"/proc/$POOLD_PID/stat") == *") T "* ]] && break
+		sleep 0.02
+	done
+	[[ $(<"/proc/$POOLD_PID/stat") == *") T "* ]]
+	! __pool_connecting || fail "a connection was pending before create"
+
+	set_cmd sh -c 'echo after-mid-claim; exit 3'
+	__lightvm create --bundle "$BUNDLE" pm0 </dev/null >"$TESTDIR/c.out" 2>"$TESTDIR/c.err" &
+	local cpid=$! t_before t_none t_dead
+	track_bg "$cpid"
+	# Until the monitor's claim has connected; t_none: when a look last
+	# found no connection, so the claim connected after it.
+	t_none=$EPOCHREALTIME
+	local deadline=$((SECONDS + 60))
+	while :; do
+		t_before=$EPOCHREALTIME
+		__pool_connecting && break
+		t_none=$t_before
+		[ $SECONDS -lt $deadline ] || fail "no claim reached the stopped daemon in 60 s" || return 1
+		kill -0 "$cpid" 2>/dev/null || fail "create ended before its claim connected" || return 1
+	done
+	kill -KILL "$POOLD_PID"
+	until __proc_gone "$POOLD_PID"; do
+		[ $SECONDS -lt $deadline ] || fail "the daemon outlived SIGKILL" || return 1
+	done
+	t_dead=$EPOCHREALTIME
+	# The monitor waits RT_POOL_CLAIM_MS (300 ms) for the reply from
+	# after its connect, which came after t_none: a daemon gone (its
+	# sockets closed: it is a zombie) sooner than that after t_none died
+	# while the claim was still waiting.
+	local waited_ms
+	waited_ms=$(awk -v a="$t_none" -v b="$t_dead" 'BEGIN { printf "%d", (b - a) * 1000 }')
+	echo "# the daemon was dead ${waited_ms} ms after the last look without a claim" >&2
+	[ "$waited_ms" -lt 300 ] || fail "the kill came ${waited_ms} ms late: the claim may have timed out first"
+	wait "$POOLD_PID" 2>/dev/null || true
+
+	# create went on cold: its own QEMU, its log in the container's state.
+	wait "$cpid"
+	[ -f "$ROOT/pm0/vmm.log" ]
+	[ "$(container_status pm0)" = created ]
+	local vmm
+	vmm=$(json_get 'j["vmmPid"]' "$(<"$ROOT/pm0/state.json")")
+	pid_alive "$vmm"
+	[ "$vmm" != "$shell" ]
+	lightvm start pm0
+	[ "$status" -eq 0 ]
+	wait_for_status pm0 stopped 20
+	wait_for_file "$TESTDIR/c.out" '^after-mid-claim$' 5
+	[ "$(json_get 'j["exitStatus"]' "$(<"$ROOT/pm0/state.json")")" = 3 ]
+	[ ! -s "$TESTDIR/c.err" ]
+
+	# The dead daemon's shell and its record are still there ...
+	[ "$(qemus_of_test)" = "$shell" ]
+	ls "$ROOT/pool"/*/shell
+	# ... until a new daemon reclaims both, before it listens.
+	start_poold
+	grep -q "reclaiming shell .* (qemu $shell)" "$TESTDIR/poold.log"
+	[ -z "$(qemus_of_test)" ]
+	[ -z "$(__dir_entries "$ROOT/pool")" ]
+	stop_poold
+	lightvm delete pm0
+	[ "$status" -eq 0 ]
+	# Nothing left: no QEMU, process, socket, record or state.
+	[ -z "$(qemus_of_test)" ]
+	[ -z "$(__test_pids)" ]
+	[ ! -e "$ROOT/poold.sock" ]
+	[ ! -e "$ROOT/pool" ]
+	[ -z "$(__dir_entries "$ROOT")" ]
+}
