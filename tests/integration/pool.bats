@@ -282,3 +282,60 @@ function __proc_gone() {
 	[ ! -e "$ROOT/pool" ]
 	[ -z "$(__dir_entries "$ROOT")" ]
 }
+
+@test "pool: the daemon killed just after CLAIMED, before it recorded the claim: the container keeps its shell (one VM)" {
+	requires_own_daemon
+	requires cc
+	# Fails today: the new daemon kills the container's VM.
+	[ -n "${LIGHTVM_TEST_KNOWN_BUGS:-}" ] ||
+		skip "runtime bug: poold writes a claim to the shell's record only after sending CLAIMED (runtime/poold.c handle_claim), so the next daemon's reclaim() kills a VM that a container holds; LIGHTVM_TEST_KNOWN_BUGS=1 runs it"
+	local tool=$BATS_FILE_TMPDIR/kill-after-sendfds
+	"${CC:-cc}" -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$tool" "$REPO/tests/tools/kill-after-sendfds.c"
+	start_poold
+	lightvm pool fill --target 1
+	[ "$status" -eq 0 ]
+	wait_ready 1
+	local shell
+	shell=$(qemus_of_test)
+	[ -n "$shell" ]
+	# CLAIMED is the only message the daemon sends with descriptors: the
+	# tool kills the daemon in the stop at that sendmsg's return, so the
+	# monitor has the shell and the daemon has not written "claimed" in
+	# the shell's record.
+	"$tool" "$POOLD_PID" 60 >"$TESTDIR/kill.out" 2>&1 &
+	local kpid=$!
+	track_bg "$kpid"
+	wait_for_file "$TESTDIR/kill.out" '^attached$' 10
+	set_cmd sh -c 'echo on-the-claimed-shell; exit 4'
+	__lightvm create --bundle "$BUNDLE" pm1 </dev/null >"$TESTDIR/c.out" 2>"$TESTDIR/c.err"
+	wait "$kpid"
+	grep -q '^killed after sendmsg' "$TESTDIR/kill.out"
+	wait "$POOLD_PID" 2>/dev/null || true
+	# The claim went through: the container's VM is the shell, and the
+	# record names no monitor.
+	[ "$(container_status pm1)" = created ]
+	[ "$(json_get 'j["vmmPid"]' "$(<"$ROOT/pm1/state.json")")" = "$shell" ]
+	[ ! -e "$ROOT/pm1/vmm.log" ]
+	grep -q "^qemu $shell " "$ROOT"/pool/*/shell
+	! grep -q '^claimed' "$ROOT"/pool/*/shell || fail "the daemon recorded the claim before it died"
+	# A new daemon must not take the VM from its container.
+	start_poold
+	pid_alive "$shell" || fail "the new daemon killed the container's VM (qemu $shell)"
+	[ "$(container_status pm1)" = created ]
+	lightvm start pm1
+	[ "$status" -eq 0 ]
+	wait_for_status pm1 stopped 20
+	wait_for_file "$TESTDIR/c.out" '^on-the-claimed-shell$' 5
+	[ "$(json_get 'j["exitStatus"]' "$(<"$ROOT/pm1/state.json")")" = 4 ]
+	lightvm delete pm1
+	[ "$status" -eq 0 ]
+	stop_poold
+	[ -z "$(qemus_of_test)" ]
+	# A record the daemon kept for a container's shell goes at the next
+	# daemon's start, once its container is gone.
+	start_poold
+	stop_poold
+	[ -z "$(__test_pids)" ]
+	[ ! -e "$ROOT/pool" ]
+	[ -z "$(__dir_entries "$ROOT")" ]
+}
