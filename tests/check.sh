@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make check: unit tests, fuzzers, the integration suite with the QEMU
-# backend, and the integration suite with the kvm backend (our own VMM);
-# one summary at the end.
+# backend, the same suite again with the shell pool on (a lightvm-poold
+# for the run, every create claiming from it: tests/run-integration.sh,
+# LIGHTVM_TEST_POOL), and the integration suite with the kvm backend (our
+# own VMM); one summary at the end.
 #
 # The kvm leg needs hardware virtualization.  On a host with vmx or svm in
 # /proc/cpuinfo it runs here; elsewhere it runs inside the lab host
@@ -22,6 +24,9 @@
 #   LAB_JOBS        bats jobs in the lab (default LAB_CPUS)
 #   LAB_TIMEOUT     limit for the suite in the lab, seconds (default 1500);
 #                   LAB_BOOT_TIMEOUT for its boot (default 120)
+#   POOL_LEG        on (default) or off: the integration leg with the pool
+#                   on (qemu backend, here; its daemon's log is kept in
+#                   $CHECK_LOGS/integration-pool/poold.log)
 #   CHECK_LOGS      where logs are kept (default $BUILD/check-logs)
 #   and what tests/run-integration.sh reads (LIGHTVM_BIN, LIGHTVM_JOBS, ...).
 # The very last line is "N passed, N failed" (", N skipped" if any) over
@@ -36,6 +41,7 @@ export LIGHTVM_BIN=${LIGHTVM_BIN:-$build/lightvm}
 export LIGHTVM_KERNEL=${LIGHTVM_KERNEL:-$build/bzImage}
 fuzz_seconds=${FUZZ_SECONDS:-20}
 kvm_leg=${KVM_LEG:-auto}
+pool_leg=${POOL_LEG:-on}
 lab_backend=${LAB_BACKEND:-kvm}
 lab_cpus=${LAB_CPUS:-1}
 lab_jobs=${LAB_JOBS:-$lab_cpus}
@@ -43,6 +49,7 @@ lab_timeout=${LAB_TIMEOUT:-1500}
 lab_boot_timeout=${LAB_BOOT_TIMEOUT:-120}
 logs=${CHECK_LOGS:-$build/check-logs}
 case $kvm_leg in auto | host | lab | off) ;; *) echo "check: KVM_LEG must be auto, host, lab or off" >&2; exit 2 ;; esac
+case $pool_leg in on | off) ;; *) echo "check: POOL_LEG must be on or off" >&2; exit 2 ;; esac
 work=$(mktemp -d /tmp/lvcheck.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$logs" || exit 1
@@ -67,7 +74,7 @@ phase() {
 		f=1
 	fi
 	total_p=$((total_p + p)) total_f=$((total_f + f)) total_s=$((total_s + s))
-	timings+=("$(printf '%-24s %5ds  %s passed, %s failed, %s skipped' "$name" $((SECONDS - start)) "$p" "$f" "$s")")
+	timings+=("$(printf '%-28s %5ds  %s passed, %s failed, %s skipped' "$name" $((SECONDS - start)) "$p" "$f" "$s")")
 }
 
 # The integration suite inside the lab host.  The lab writes the TAP as it
@@ -120,7 +127,13 @@ if [ ${#fuzz_bins[@]} -gt 0 ]; then
 else
 	echo "### fuzz: no binaries in $build/fuzz"
 fi
-phase "integration (qemu)" env LIGHTVM_BACKEND=qemu LIGHTVM_TEST_RESULTS="$logs/integration" tests/run-integration.sh
+phase "integration (qemu)" env LIGHTVM_BACKEND=qemu LIGHTVM_TEST_POOL=0 LIGHTVM_TEST_RESULTS="$logs/integration" tests/run-integration.sh
+if [ "$pool_leg" = on ]; then
+	phase "integration (qemu, pool on)" env LIGHTVM_BACKEND=qemu LIGHTVM_TEST_POOL=1 \
+		LIGHTVM_TEST_RESULTS="$logs/integration-pool" tests/run-integration.sh
+else
+	echo "### integration (qemu, pool on): skipped (POOL_LEG=off)"
+fi
 
 if [ "$kvm_leg" = auto ]; then
 	if grep -qwE 'vmx|svm' /proc/cpuinfo; then kvm_leg=host; else kvm_leg=lab; fi

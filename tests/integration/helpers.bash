@@ -7,7 +7,8 @@
 # a runtime config file ($LIGHTVM_CONFIG).  teardown() force-deletes every
 # container left in $ROOT and then fails the test if anything leaked: a
 # process whose command line, root or cwd mentions $TESTDIR, a mount under
-# it, or a state directory.
+# it, or a state directory.  In pool mode (LIGHTVM_TEST_POOL=1, see below)
+# also a shell of the suite's pool daemon that outlived its monitor.
 #
 # The CLI mirrors runc's, so the suite also runs against runc:
 #   LIGHTVM_BIN=/usr/sbin/runc bats tests/integration/
@@ -54,6 +55,21 @@ case ${LIGHTVM_TEST_IS_RUNC:-} in
 esac
 RUNTIME_NAME=${LIGHTVM_BIN##*/}
 
+# Pool mode (LIGHTVM_TEST_POOL=1, run by tests/run-integration.sh, which
+# starts one lightvm-poold for the whole run on a root of its own,
+# $LIGHTVM_TEST_POOL_ROOT, and stops and checks it at the end).  Every
+# test's root gets poold.sock, a symlink to that daemon's socket, so a
+# monitor's claim (it connects to ROOT/poold.sock) reaches the suite's
+# daemon: one daemon and its few pre-booted shells serve every test, rather
+# than a daemon and a shell boot per test.  Each runtime call first gives
+# the test's runtime config the pool keys it lacks (__pool_config); see
+# "Pool mode" below.
+case ${LIGHTVM_TEST_POOL:-0} in
+0 | '') POOL_MODE= ;;
+*) POOL_MODE=1 ;;
+esac
+LIGHTVM_TEST_POOL_TARGET=${LIGHTVM_TEST_POOL_TARGET:-2}
+
 # ---------------------------------------------------------------------------
 # Running the runtime
 #
@@ -80,6 +96,7 @@ function __outfile() {
 # The binary with the test's root (and log), no bats `run` around it: use it
 # where a test needs its own redirections (stdout and stderr apart, stdin).
 function __lightvm() {
+	[ -z "$POOL_MODE" ] || __pool_config
 	timeout -k 10 "$LIGHTVM_CMD_TIMEOUT" \
 		"$LIGHTVM_BIN" --root "$ROOT" --log "$TESTDIR/runtime.log" "$@"
 }
@@ -155,6 +172,66 @@ function requires() {
 		cgroups) [ -d /sys/fs/cgroup ] || skip "test requires cgroups" ;;
 		*) fail "requires: unknown feature '$f'" ;;
 		esac
+	done
+}
+
+# skip_if_pool REASON: skip the test in pool mode, saying why it cannot
+# apply there.
+function skip_if_pool() {
+	[ -z "$POOL_MODE" ] || skip "pool mode: $*"
+}
+
+# ---------------------------------------------------------------------------
+# Pool mode
+#
+# The test's runtime config gets what turns the pool on, unless it says
+# otherwise: "rootfs_delivery": "channel" (only a guest that waits for its
+# rootfs can be any container, so only such a monitor claims a shell) and
+# "pool": {"target": N}.  Added before each runtime call rather than once in
+# setup: several files' setup() append keys to the config's text (e.g.
+# rootfs_channel.bats adds rootfs_delivery itself) and the runtime refuses a
+# duplicate key; a test that sets rootfs_delivery itself keeps its value.
+# A config that is not an object's text (a test's deliberately broken one)
+# is left alone.  Builtins only: this runs before every runtime call.
+function __pool_config() {
+	local cfg add=
+	[ -f "$LIGHTVM_CONFIG" ] || return 0
+	IFS= read -r -d '' cfg <"$LIGHTVM_CONFIG" || true
+	[[ $cfg == *'"rootfs_delivery"'* ]] || add+=', "rootfs_delivery": "channel"'
+	[[ $cfg == *'"pool"'* ]] || add+=", \"pool\": {\"target\": $LIGHTVM_TEST_POOL_TARGET}"
+	[ -n "$add" ] || return 0
+	[[ $cfg =~ ^[[:space:]]*\{.*\}[[:space:]]*$ ]] || return 0
+	printf '%s' "${cfg%\}*}$add}" >"$LIGHTVM_CONFIG"
+}
+
+# __proc_start PID: the process's start time (field 22 of /proc/PID/stat,
+# what the daemon's records hold); fails for a missing or zombie process.
+function __proc_start() {
+	local stat f
+	IFS= read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+	read -r -a f <<<"${stat##*) }"
+	[ "${f[0]}" != Z ] || return 1
+	echo "${f[19]}"
+}
+
+# Shells of the suite's daemon whose claiming monitor is gone, one line
+# each: "QEMU-PID description".  The daemon watches every claiming monitor
+# (a pidfd), ends its QEMU when it dies and removes the record once it has
+# reaped that QEMU: a record that outlives its monitor is a leaked VM.
+function __pool_orphans() {
+	local rec k p s q m ms now
+	for rec in "$LIGHTVM_TEST_POOL_ROOT"/pool/*/shell; do
+		[ -f "$rec" ] || continue
+		q= m= ms=
+		while read -r k p s; do
+			case $k in
+			qemu) q=$p ;;
+			claimed) m=$p ms=$s ;;
+			esac
+		done 2>/dev/null <"$rec"
+		[ -n "$m" ] || continue
+		now=$(__proc_start "$m") && [ "$now" = "$ms" ] && continue
+		echo "$q ${rec%/shell}: qemu $q, claimed by monitor $m, which is gone"
 	done
 }
 
@@ -448,6 +525,12 @@ function setup_lightvm_test() {
 		"$LIGHTVM_KERNEL" "$LIGHTVM_TEST_SUITE_DIR/cache" "$LIGHTVM_BACKEND" >"$LIGHTVM_CONFIG"
 	BG_PIDS=()
 	ROOTFS_BINDS=()
+	if [ -n "$POOL_MODE" ]; then
+		[ -S "${LIGHTVM_TEST_POOL_ROOT:-}/poold.sock" ] ||
+			fail "pool mode: no pool daemon at ${LIGHTVM_TEST_POOL_ROOT:-?}/poold.sock (run the suite with tests/run-integration.sh)" ||
+			return 1
+		ln -s "$LIGHTVM_TEST_POOL_ROOT/poold.sock" "$ROOT/poold.sock" || return 1
+	fi
 	setup_bundle "$BUNDLE"
 }
 
@@ -486,6 +569,29 @@ function teardown_lightvm_test() {
 		done
 		kill -KILL "${leaks[@]}" 2>/dev/null || true
 		failed=1
+	fi
+	# Pool mode: the symlink to the suite's daemon goes, and a claimed
+	# shell's QEMU (its command line names the daemon's root, not
+	# $TESTDIR) must have ended with its monitor.  Under bats --jobs
+	# another file's monitor may just have died: a moment's grace.
+	if [ -n "$POOL_MODE" ]; then
+		[ ! -L "$ROOT/poold.sock" ] || rm -f "$ROOT/poold.sock"
+		local orphans=()
+		for i in {1..30}; do
+			mapfile -t orphans < <(__pool_orphans)
+			[ ${#orphans[@]} -eq 0 ] && break
+			sleep 0.1
+		done
+		if [ ${#orphans[@]} -gt 0 ]; then
+			echo "LEAK: shells of the pool daemon outlived their monitors:" >&2
+			for p in "${orphans[@]}"; do
+				echo "  ${p#* }" >&2
+				# The daemon's unreaped child while its record is there:
+				# end it so that the next tests do not report it again.
+				kill -KILL "${p%% *}" 2>/dev/null || true
+			done
+			failed=1
+		fi
 	fi
 	local left
 	left=$(__dir_entries "$ROOT")
