@@ -223,6 +223,13 @@ static void handle_claim(struct poold *pd, int fd, const struct pool_claim *c)
 	m.claimed.nfds = 2;
 	m.claimed.roles[0] = POOL_FD_PIDFD;
 	m.claimed.roles[1] = POOL_FD_CTL;
+	/* Recorded as claimed before it is sent: a daemon that dies right
+	 * after the send must not leave a next one a record that says
+	 * "unclaimed", for it would end a VM a container now holds.  (Dying
+	 * before the send leaves a shell recorded to a live monitor that never
+	 * got it: a later restart, finding that monitor gone, reclaims it.) */
+	rt_proc_start_time(cred.pid, &mstart, NULL, NULL);
+	poold_record_write(pd, sh, cred.pid, mstart);
 	if (pool_send(fd, &m, (int[]){ sh->pidfd, sh->ctl }, 2, &err) < 0) {
 		/* Maybe half-delivered: never hand it out again. */
 		rt_log(&pd->ctx->log, RT_LOG_WARN, "poold: handing out shell %llu: %s", (unsigned long long)sh->id,
@@ -237,8 +244,6 @@ static void handle_claim(struct poold *pd, int fd, const struct pool_claim *c)
 	sh->claimed = true;
 	sh->pool = POOL_MAX_POOLS;
 	sh->mon.fd = (int)syscall(SYS_pidfd_open, cred.pid, 0);
-	rt_proc_start_time(cred.pid, &mstart, NULL, NULL);
-	poold_record_write(pd, sh, cred.pid, mstart);
 	rt_debug(&pd->ctx->log, "poold: shell %llu (qemu %d) claimed by monitor %d", (unsigned long long)sh->id,
 		 (int)sh->pid, (int)cred.pid);
 	if (sh->mon.fd < 0 || watch_add(pd, &sh->mon, &err) < 0) {
