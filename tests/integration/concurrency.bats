@@ -44,7 +44,7 @@ load helpers
 	EOF
 	cat "$TESTDIR/state.log" "$TESTDIR/delete.log"
 	[ "$py" -eq 0 ]
-	! grep -q BAD "$TESTDIR/state.log"
+	! grep -q BAD "$TESTDIR/state.log" || fail "a state read saw a bad state: $(grep BAD "$TESTDIR/state.log")"
 	[ "$(grep -c 'delete=0' "$TESTDIR/delete.log")" -eq 2 ]
 	[ ! -e "$ROOT/tc" ]
 	! pid_alive "$pid"

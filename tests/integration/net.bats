@@ -28,7 +28,7 @@ for s in ('bounding', 'effective', 'permitted'):
 	grep -qE '^02(:[0-9a-f]{2}){5}$' "$TESTDIR/run.out"
 	grep -qx ping-ok "$TESTDIR/run.out"
 	# The tap was the monitor's: it went with it.
-	! ip link show "$tap" 2>/dev/null
+	! ip link show "$tap" 2>/dev/null || fail "the tap $tap is still there"
 }
 
 @test "net: a bad interface name is an error naming the annotation" {

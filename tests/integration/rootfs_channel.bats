@@ -48,7 +48,7 @@ c["process"]["cwd"] = "/data/sub"'
 	grep -qx 'sub/file.txt' <<<"$stdout"
 	grep -qxF "$sum" <<<"$stdout"
 	# The shell's init is not in the container's root.
-	! grep -qx 'has-init' <<<"$stdout"
+	! grep -qx 'has-init' <<<"$stdout" || fail "the guest init is visible in the container's root"
 	grep -qx 'done' <<<"$stdout"
 }
 
