@@ -6,45 +6,15 @@
 # leg.
 
 load helpers
+load pool_helpers
 
-function setup() {
-	setup_lightvm_test
-	local cfg
-	cfg=$(<"$LIGHTVM_CONFIG")
-	printf '%s' "${cfg%\}*}, \"rootfs_delivery\": \"channel\"}" >"$LIGHTVM_CONFIG"
-}
-
-# A daemon a failed test left running goes first: it owns the shells.
-function teardown() {
-	[ -z "${POOLD_PID:-}" ] || stop_poold || true
-	teardown_lightvm_test
-}
+function setup() { pool_setup; }
 
 # Every test here starts and stops daemons of its own on its root.
 function requires_own_daemon() {
 	requires root lightvm kernel
 	[ "$LIGHTVM_BACKEND" = qemu ] || skip "shells exist for the qemu backend only so far"
 	skip_if_pool "this file runs daemons of its own on the test's root, where the suite's daemon's socket is; it runs in the pool-off leg"
-}
-
-# start_poold: a daemon for $ROOT, in the background, until its socket is up.
-function start_poold() {
-	"$LIGHTVM_BIN" --root "$ROOT" --debug --log "$TESTDIR/poold.log" poold </dev/null >/dev/null 2>&1 &
-	POOLD_PID=$!
-	track_bg "$POOLD_PID"
-	# Until it answers: a killed daemon's socket file may still be there.
-	for _ in {1..200}; do
-		"$LIGHTVM_BIN" --root "$ROOT" pool status >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	fail "poold did not answer on $ROOT/poold.sock"
-}
-
-function stop_poold() {
-	kill -TERM "$POOLD_PID" 2>/dev/null || true
-	for _ in {1..100}; do kill -0 "$POOLD_PID" 2>/dev/null || break; sleep 0.05; done
-	wait "$POOLD_PID" 2>/dev/null || true
-	[ ! -e "$ROOT/poold.sock" ] || fail "poold left its socket"
 }
 
 # freeze_shells PID...: SIGSTOP the QEMUs of shells, until they are stopped.

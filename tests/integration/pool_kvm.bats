@@ -4,37 +4,12 @@
 # copy-on-write.  Runs where the kvm backend runs (the lab host here).
 
 load helpers
+load pool_helpers
 
 function setup() {
-	setup_lightvm_test
+	pool_setup
 	[ "$LIGHTVM_BACKEND" = kvm ] || skip "kvm templates need the kvm backend (this run: $LIGHTVM_BACKEND)"
-	local cfg
-	cfg=$(<"$LIGHTVM_CONFIG")
-	printf '%s' "${cfg%\}*}, \"rootfs_delivery\": \"channel\"}" >"$LIGHTVM_CONFIG"
-}
-
-function teardown() {
-	[ -z "${KPOOLD_PID:-}" ] || kpoold_stop || true
-	teardown_lightvm_test
-}
-
-function kpoold_start() {
-	"$LIGHTVM_BIN" --root "$ROOT" --debug --log "$TESTDIR/poold.log" poold </dev/null >/dev/null 2>&1 &
-	KPOOLD_PID=$!
-	track_bg "$KPOOLD_PID"
-	for _ in {1..200}; do
-		"$LIGHTVM_BIN" --root "$ROOT" pool status >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	fail "poold did not answer on $ROOT/poold.sock"
-}
-
-function kpoold_stop() {
-	kill -TERM "$KPOOLD_PID" 2>/dev/null || true
-	for _ in {1..100}; do kill -0 "$KPOOLD_PID" 2>/dev/null || break; sleep 0.05; done
-	wait "$KPOOLD_PID" 2>/dev/null || true
-	KPOOLD_PID=
-	[ ! -e "$ROOT/poold.sock" ] || fail "poold left its socket"
+	skip_if_pool "this file runs daemons of its own on the test's root"
 }
 
 # Until the kvm pool reports READY = want (the template made).
@@ -52,7 +27,7 @@ function kpool_wait_ready() {
 # Live children of the daemon (the template maker while it works).
 function poold_children() {
 	local p
-	for p in $(pgrep -P "$KPOOLD_PID"); do
+	for p in $(pgrep -P "$POOLD_PID"); do
 		pid_alive "$p" && echo "$p"
 	done
 	return 0
@@ -60,7 +35,7 @@ function poold_children() {
 
 @test "kvm pool: two containers restored from one template, each its own output and status; no template process left (two VMs)" {
 	requires root lightvm kernel
-	kpoold_start
+	start_poold
 	lightvm pool fill --target 1
 	[ "$status" -eq 0 ]
 	kpool_wait_ready 1
@@ -90,13 +65,13 @@ function poold_children() {
 	[ "$status" -eq 0 ]
 	# The pool is not used up by claims.
 	[ "$("$LIGHTVM_BIN" --root "$ROOT" pool status | awk '$1 == "kvm" { print $4 }')" = 1 ]
-	kpoold_stop
+	stop_poold
 	[ ! -e "$ROOT/pool" ]
 }
 
 @test "kvm pool: drained, create starts cold; a killed daemon takes its template maker with it (one VM)" {
 	requires root lightvm kernel
-	kpoold_start
+	start_poold
 	lightvm pool fill --target 1
 	kpool_wait_ready 1
 	lightvm pool drain
@@ -113,9 +88,9 @@ function poold_children() {
 	local kids=
 	for _ in {1..100}; do kids=$(poold_children); [ -n "$kids" ] && break; sleep 0.01; done
 	[ -n "$kids" ]
-	kill -KILL "$KPOOLD_PID"
-	wait "$KPOOLD_PID" 2>/dev/null || true
-	KPOOLD_PID=
+	kill -KILL "$POOLD_PID"
+	wait "$POOLD_PID" 2>/dev/null || true
+	POOLD_PID=
 	for _ in {1..100}; do
 		local left=
 		for k in $kids; do pid_alive "$k" && left=1; done
@@ -127,8 +102,8 @@ function poold_children() {
 	set_cmd sh -c 'exit 4'
 	lightvm run --bundle "$BUNDLE" k3 </dev/null
 	[ "$status" -eq 4 ]
-	kpoold_start
-	kpoold_stop
+	start_poold
+	stop_poold
 	[ ! -e "$ROOT/pool" ]
 }
 
@@ -136,7 +111,7 @@ function poold_children() {
 # without its time, the template's clock.
 @test "kvm pool: two guests restored from one template read different random bytes and the host's time (two VMs)" {
 	requires root lightvm kernel
-	kpoold_start
+	start_poold
 	lightvm pool fill --target 1
 	kpool_wait_ready 1
 	sleep 2 # the template's clock falls behind
@@ -156,5 +131,5 @@ function poold_children() {
 	[ "$ra" != "$rb" ]
 	[ "$ta" -ge "$t0" ] && [ "$ta" -le "$t1" ]
 	[ "$tb" -ge "$t0" ] && [ "$tb" -le "$t1" ]
-	kpoold_stop
+	stop_poold
 }
