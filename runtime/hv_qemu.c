@@ -229,13 +229,25 @@ out:
 	return r;
 }
 
+/* An adopted QEMU (a pool shell) is not our child: its pid stays its own
+ * only while the daemon, its parent, has not reaped it, so it is signalled
+ * through its pidfd.  Our own child's pid cannot go before we reap it. */
+static int qemu_signal(struct hv_vm *vm, int sig)
+{
+	const struct qemu_priv *p = vm->priv;
+
+	if (p && p->adopted && vm->exit_fd >= 0)
+		return (int)syscall(SYS_pidfd_send_signal, vm->exit_fd, sig, NULL, 0);
+	return kill(vm->vmm_pid, sig);
+}
+
 /* Stopping the QEMU process stops every vCPU: a pause that needs no QMP
  * round trip and cannot be undone by the guest. */
 static int qemu_pause(struct hv_vm *vm, struct lv_error **err)
 {
 	struct qemu_priv *p = vm->priv;
 
-	if (kill(vm->vmm_pid, SIGSTOP) < 0)
+	if (qemu_signal(vm, SIGSTOP) < 0)
 		return lv_err(err, errno, "pause: stop qemu %d", vm->vmm_pid);
 	p->paused = true;
 	return 0;
@@ -245,7 +257,7 @@ static int qemu_resume(struct hv_vm *vm, struct lv_error **err)
 {
 	struct qemu_priv *p = vm->priv;
 
-	if (kill(vm->vmm_pid, SIGCONT) < 0)
+	if (qemu_signal(vm, SIGCONT) < 0)
 		return lv_err(err, errno, "resume: continue qemu %d", vm->vmm_pid);
 	p->paused = false;
 	return 0;
@@ -314,9 +326,7 @@ static void qemu_destroy(struct hv_vm *vm)
 	struct qemu_priv *p = vm->priv;
 
 	if (vm->vmm_pid > 0 && p && p->adopted && !p->reaped) {
-		/* The pidfd pins nothing, but the daemon, its parent, reaps it
-		 * only after it died: until then the pid is still this QEMU. */
-		kill(vm->vmm_pid, SIGKILL);
+		qemu_signal(vm, SIGKILL);
 		p->reaped = true;
 	}
 	if (vm->vmm_pid > 0 && p && !p->reaped) {

@@ -489,6 +489,7 @@ static int confine(struct monitor *m, struct lv_error **err)
 		m->sp.kvm = m->a->ops->start != NULL;
 		m->sp.block_image = m->a->vm_config.disk != NULL;
 		m->sp.child_pid = m->vm.vmm_pid;
+		m->sp.child_pidfd = m->claimed && m->vm.vmm_pid > 0 && m->vm.exit_fd > 0 ? m->vm.exit_fd : 0;
 		m->sp.write_dirfd = rt_sandbox_landlock_abi() > 0 ? m->dirfd : -1;
 		r = rt_sandbox_restrict_thread(&m->sp, err);
 		if (r < 0)

@@ -467,6 +467,9 @@ static int add_filtered(scmp_filter_ctx ctx, const struct rt_sandbox_policy *p, 
 	/* And to the VMM process: pause, resume, destroy. */
 	if (p->child_pid > 0)
 		r = r ?: add_one(ctx, SCMP_SYS(kill), SCMP_A0(SCMP_CMP_MASKED_EQ, LOW32, (uint32_t)p->child_pid), err);
+	if (p->child_pidfd > 0)
+		r = r ?: add_one(ctx, SCMP_SYS(pidfd_send_signal),
+				 SCMP_A0(SCMP_CMP_MASKED_EQ, LOW32, (uint32_t)p->child_pidfd), err);
 	r = r ?: add_ioctls(ctx, tty_requests, LV_ARRAY_SIZE(tty_requests), err);
 	if (p->terminal)
 		r = r ?: add_ioctls(ctx, terminal_requests, LV_ARRAY_SIZE(terminal_requests), err);

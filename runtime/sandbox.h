@@ -50,6 +50,10 @@ struct rt_sandbox_policy {
 	/* > 0: the separate VMM process (QEMU), which may be signalled (pause,
 	 * resume, destroy) and reaped.  No other process can be signalled. */
 	pid_t child_pid;
+	/* > 0: a pidfd of a VMM process that is not our child (an adopted
+	 * pool shell), which may be signalled through it: its pid could be
+	 * reused once someone else reaps it.  0: none (fd 0 is stdin). */
+	int child_pidfd;
 	/* >= 0: a directory (the container's state directory) beneath which
 	 * the calling thread, and threads it creates later, may still create,
 	 * write, rename and remove regular files; everywhere else such writes

@@ -24,9 +24,10 @@
 #   LAB_JOBS        bats jobs in the lab (default LAB_CPUS)
 #   LAB_TIMEOUT     limit for the suite in the lab, seconds (default 1500);
 #                   LAB_BOOT_TIMEOUT for its boot (default 120)
-#   POOL_LEG        on (default) or off: the integration leg with the pool
-#                   on (qemu backend, here; its daemon's log is kept in
-#                   $CHECK_LOGS/integration-pool/poold.log)
+#   POOL_LEG        on (default) or off: the integration legs with the pool
+#                   on: qemu here (its daemon's log is kept in
+#                   $CHECK_LOGS/integration-pool/poold.log), and the kvm
+#                   leg a second time (in the lab: $CHECK_LOGS/lab-pool/)
 #   CHECK_LOGS      where logs are kept (default $BUILD/check-logs)
 #   and what tests/run-integration.sh reads (LIGHTVM_BIN, LIGHTVM_JOBS, ...).
 # The very last line is "N passed, N failed" (", N skipped" if any) over
@@ -83,13 +84,15 @@ phase() {
 # lab's own failure (run.sh's message says which: boot, timeout, crash) as
 # one more.
 lab_suite() {
-	local share=$work/lab out=$logs/lab rc p f s planned reported
+	local pool=${1:-0} share=$work/lab out=$logs/lab rc p f s planned reported
+	[ "$pool" = 0 ] || out=$logs/lab-pool
+	rm -rf "$share"
 	mkdir -p "$share/results" "$out" || return 1
 	rm -f "$out"/*
 	tests/lab/run.sh --share "$share" --cpus "$lab_cpus" \
 		--timeout "$lab_timeout" --boot-timeout "$lab_boot_timeout" --log "$out/console.log" \
 		--env LIGHTVM_BIN="$LIGHTVM_BIN" --env LIGHTVM_KERNEL="$LIGHTVM_KERNEL" \
-		--env LIGHTVM_BACKEND="$lab_backend" --env LIGHTVM_JOBS="$lab_jobs" \
+		--env LIGHTVM_BACKEND="$lab_backend" --env LIGHTVM_JOBS="$lab_jobs" --env LIGHTVM_TEST_POOL="$pool" \
 		--env LIGHTVM_TEST_RESULTS="$share/results" --env SUMMARY_FILE="$share/summary" \
 		${BATS_TEST_TIMEOUT:+--env BATS_TEST_TIMEOUT="$BATS_TEST_TIMEOUT"} \
 		-- tests/run-integration.sh
@@ -139,9 +142,16 @@ if [ "$kvm_leg" = auto ]; then
 	if grep -qwE 'vmx|svm' /proc/cpuinfo; then kvm_leg=host; else kvm_leg=lab; fi
 fi
 case $kvm_leg in
-host) phase "integration ($lab_backend)" env LIGHTVM_BACKEND="$lab_backend" \
-	LIGHTVM_TEST_RESULTS="$logs/integration-$lab_backend" tests/run-integration.sh ;;
-lab) phase "integration ($lab_backend, lab)" lab_suite ;;
+host)
+	phase "integration ($lab_backend)" env LIGHTVM_BACKEND="$lab_backend" LIGHTVM_TEST_POOL=0 \
+		LIGHTVM_TEST_RESULTS="$logs/integration-$lab_backend" tests/run-integration.sh
+	[ "$pool_leg" = off ] || phase "integration ($lab_backend, pool on)" env LIGHTVM_BACKEND="$lab_backend" \
+		LIGHTVM_TEST_POOL=1 LIGHTVM_TEST_RESULTS="$logs/integration-$lab_backend-pool" tests/run-integration.sh
+	;;
+lab)
+	phase "integration ($lab_backend, lab)" lab_suite 0
+	[ "$pool_leg" = off ] || phase "integration ($lab_backend, lab, pool on)" lab_suite 1
+	;;
 off) echo "### integration ($lab_backend): skipped (KVM_LEG=off)" ;;
 esac
 

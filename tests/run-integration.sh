@@ -94,8 +94,10 @@ t_template=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a 
 if [ -n "$pool" ]; then
 	bin=${LIGHTVM_BIN:-$repo/build/lightvm}
 	[ "$LIGHTVM_TEST_IS_RUNC" = 0 ] || { echo "# LIGHTVM_TEST_POOL=1: the runtime is runc, which has no pool"; exit 2; }
-	[ "${LIGHTVM_BACKEND:-qemu}" = qemu ] ||
-		{ echo "# LIGHTVM_TEST_POOL=1: shells exist for the qemu backend only"; exit 2; }
+	case ${LIGHTVM_BACKEND:-qemu} in
+	qemu | kvm) ;;
+	*) echo "# LIGHTVM_TEST_POOL=1: pools exist for the qemu and kvm backends only"; exit 2 ;;
+	esac
 	# The daemon and the tests must name the kernel alike: the pool key
 	# hashes its path (runtime/pool.c).
 	kernel=${LIGHTVM_KERNEL:-$repo/build/bzImage}
@@ -108,8 +110,8 @@ if [ -n "$pool" ]; then
 	rm -f "$pool_log"
 	# (What an interrupted run left in a kept suite directory, the daemon
 	# reclaims; one still running there, it refuses to replace.)
-	printf '{"kernel": "%s", "cache_dir": "%s", "backend": "qemu", "rootfs_delivery": "channel", "pool": {"target": %s}}\n' \
-		"$LIGHTVM_KERNEL" "$LIGHTVM_TEST_SUITE_DIR/cache" "$LIGHTVM_TEST_POOL_TARGET" >"$pool_cfg"
+	printf '{"kernel": "%s", "cache_dir": "%s", "backend": "%s", "rootfs_delivery": "channel", "pool": {"target": %s}}\n' \
+		"$LIGHTVM_KERNEL" "$LIGHTVM_TEST_SUITE_DIR/cache" "${LIGHTVM_BACKEND:-qemu}" "$LIGHTVM_TEST_POOL_TARGET" >"$pool_cfg"
 	LIGHTVM_CONFIG=$pool_cfg "$bin" --root "$LIGHTVM_TEST_POOL_ROOT" --debug --log "$pool_log" poold \
 		</dev/null >>"$pool_log" 2>&1 &
 	pool_pid=$!
