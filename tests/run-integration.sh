@@ -131,7 +131,7 @@ fi
 # pool_finish: after the tests, the daemon's account and its end.  Prints
 # what it found; returns the number of failures (0, 1 or 2).
 pool_finish() {
-	local claims launched died gone rc left=() d comm f=0 vm_tests min
+	local claims launched templates died gone rc left=() d comm f=0 vm_tests min
 	# Tests that booted a VM say "one VM" in their name: at least half of
 	# those that passed must have claimed a shell (some start cold on
 	# purpose: another VM size, podman's own runtime root).
@@ -146,9 +146,11 @@ pool_finish() {
 	fi
 	claims=$(grep -c 'claimed by monitor' "$pool_log")
 	launched=$(grep -c 'poold: shell [0-9]* launched' "$pool_log")
+	templates=$(grep -c 'poold: kvm template of .* ready' "$pool_log")
 	gone=$(grep -c 'poold: the monitor of shell [0-9]* is gone' "$pool_log")
 	died=$(grep -c 'died unclaimed' "$pool_log")
-	echo "# pool: $claims shells claimed of $launched launched, by $vm_tests passed tests that booted a VM;" \
+	echo "# pool: $claims shells claimed of $launched QEMU shells launched and $templates kvm templates made," \
+		"by $vm_tests passed tests that booted a VM;" \
 		"$gone ended by the daemon after their monitor; $died died unclaimed"
 	if [ "$claims" -lt "$min" ]; then
 		echo "# pool: FAIL: $claims claims, fewer than $min (LIGHTVM_TEST_POOL_MIN_CLAIMS): the creates did not use the pool"
