@@ -123,11 +123,12 @@ lab-check: all kernel
 
 install: all
 	install -D -m 0755 $(BUILD)/lightvm $(DESTDIR)$(PREFIX)/bin/lightvm
+	ln -sf lightvm $(DESTDIR)$(PREFIX)/bin/lightvm-poold
 	if [ -f $(BUILD)/bzImage ]; then install -D -m 0644 $(BUILD)/bzImage $(DESTDIR)$(PREFIX)/share/lightvm/bzImage; fi
 	if [ -f $(BUILD)/vmlinux ]; then install -D -m 0644 $(BUILD)/vmlinux $(DESTDIR)$(PREFIX)/share/lightvm/vmlinux; fi
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/lightvm $(DESTDIR)$(PREFIX)/share/lightvm/bzImage $(DESTDIR)$(PREFIX)/share/lightvm/vmlinux
+	rm -f $(DESTDIR)$(PREFIX)/bin/lightvm $(DESTDIR)$(PREFIX)/bin/lightvm-poold $(DESTDIR)$(PREFIX)/share/lightvm/bzImage $(DESTDIR)$(PREFIX)/share/lightvm/vmlinux
 	-rmdir $(DESTDIR)$(PREFIX)/share/lightvm
 
 clean:
