@@ -105,6 +105,7 @@ bench: all kernel
 	@tests/bench/vmm.sh
 	@tests/bench/pool.sh
 	@BENCH_BACKEND=kvm tests/bench/pool.sh
+	@tests/bench/density.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory demo-installed

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """What the benchmarks share: the BusyBox bundle they all run, the direct-QEMU
-floor derived from lightvm's own QEMU command, and the summary statistics.
+floor derived from lightvm's own QEMU command, reading processes' memory and
+CPU time from /proc, and the summary statistics.
 
-  benchlib.py bundle DIR BUSYBOX SPEC_CMD...   (for the shell scripts)
+  benchlib.py bundle DIR BUSYBOX SPEC_CMD... [-- ARGS...]   (for the shell scripts)
 makes DIR/rootfs and DIR/config.json (from SPEC_CMD run in DIR, e.g.
-`lightvm spec` or `runc spec`) with terminal false and args `true`.
+`lightvm spec` or `runc spec`) with terminal false and args ARGS (default
+`true`).
 """
 import json
 import os
@@ -79,11 +81,66 @@ def direct_argv(qemu_argv, script, serial=None):
     return out
 
 
+def children(pid):
+    """The direct children of PID (all its threads')."""
+    kids = []
+    for t in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/children" % (pid, t)) as f:
+            kids += [int(k) for k in f.read().split()]
+    return kids
+
+
+def comm(pid):
+    with open("/proc/%d/comm" % pid) as f:
+        return f.read().strip()
+
+
+def smaps_rollup(pid):
+    """/proc/PID/smaps_rollup as {field: KiB}, e.g. "Pss", "Pss_Anon", "Rss"."""
+    out = {}
+    with open("/proc/%d/smaps_rollup" % pid) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                out[parts[0].rstrip(":")] = int(parts[1])
+    return out
+
+
+def meminfo(field="MemAvailable"):
+    """A /proc/meminfo field in KiB."""
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def cpu_ticks(pid):
+    """utime + stime of PID (all its threads), in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return int(rest[11]) + int(rest[12])  # fields 14 and 15 of proc(5)
+
+
 def stats(xs):
     return statistics.median(xs), min(xs), max(xs)
 
 
+def window_median(xs, point, width=5):
+    """Median of `width` samples around the 1-based sample number `point`:
+    centred on it where the series allows, shifted inwards at its ends (so
+    the first and the last point use the first and the last `width`)."""
+    width = min(width, len(xs))
+    lo = min(max(point - 1 - width // 2, 0), len(xs) - width)
+    return statistics.median(xs[lo:lo + width])
+
+
 if __name__ == "__main__":
     if len(sys.argv) < 5 or sys.argv[1] != "bundle":
-        sys.exit("usage: benchlib.py bundle DIR BUSYBOX SPEC_CMD...")
-    make_bundle(sys.argv[2], sys.argv[3], sys.argv[4:])
+        sys.exit("usage: benchlib.py bundle DIR BUSYBOX SPEC_CMD... [-- ARGS...]")
+    spec, args = sys.argv[4:], ["true"]
+    if "--" in spec:
+        spec, args = spec[:spec.index("--")], spec[spec.index("--") + 1:]
+    if not spec or not args:
+        sys.exit("benchlib.py bundle: empty SPEC_CMD or ARGS")
+    make_bundle(sys.argv[2], sys.argv[3], spec, args)

@@ -254,19 +254,6 @@ def split_rss(maps):
     return files, sum(m[2] for m in maps) - files
 
 
-def children(pid):
-    kids = []
-    for t in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/children" % (pid, t)) as f:
-            kids += [int(k) for k in f.read().split()]
-    return kids
-
-
-def comm(pid):
-    with open("/proc/%d/comm" % pid) as f:
-        return f.read().strip()
-
-
 def measure_memory(backend, i):
     """Start a container running sleep, let it settle, read smaps."""
     import json
@@ -289,7 +276,7 @@ def measure_memory(backend, i):
         r.update({"guest ram rss": g, "beyond": mon_rss - g, "guest mapping": guest[0][0],
                   "files": files, "rest": rest})
     else:
-        qemus = [k for k in children(mon) if comm(k).startswith("qemu")]
+        qemus = [k for k in benchlib.children(mon) if benchlib.comm(k).startswith("qemu")]
         if len(qemus) != 1:
             die("qemu: expected one QEMU child of the monitor %d, found %s" % (mon, qemus))
         qm = smaps(qemus[0])
