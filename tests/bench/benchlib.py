@@ -14,6 +14,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 
 
 def make_bundle(bundle, busybox, spec_cmd, args=("true",)):
@@ -120,6 +121,27 @@ def cpu_ticks(pid):
     with open("/proc/%d/stat" % pid) as f:
         rest = f.read().rsplit(")", 1)[1].split()
     return int(rest[11]) + int(rest[12])  # fields 14 and 15 of proc(5)
+
+
+def wait_bounded(p, timeout):
+    """p.wait() with a watchdog that kills p after `timeout` seconds;
+    returns (returncode, timed_out).  Not p.wait(timeout=...): CPython
+    implements that by polling waitpid(WNOHANG) with sleeps that double up
+    to 50 ms, so every wait longer than ~64 ms comes back rounded up to the
+    next 50 ms step (a 480 ms child measures 515 ms)."""
+    fired = []
+
+    def kill():
+        fired.append(True)
+        p.kill()
+    watchdog = threading.Timer(timeout, kill)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        rc = p.wait()
+    finally:
+        watchdog.cancel()
+    return rc, bool(fired)
 
 
 def stats(xs):

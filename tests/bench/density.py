@@ -5,7 +5,8 @@ cleans up and calls this).
   density.py series NAME ROOT N OUT.json [--pool]
       starts N containers one after another with `lightvm --root ROOT run -d
       -b BUNDLE NAME-<i>` and leaves each running; records every start's wall
-      time (exec to exit of the command, time.perf_counter()); then the
+      time (time.perf_counter() from before the fork/exec to after a blocking
+      waitpid(): see benchlib.wait_bounded); then the
       memory (PSS of each container's monitor and QEMU, MemAvailable) and
       the CPU use of the idle VMs.  --pool: a `lightvm poold` runs on ROOT;
       before each start wait for a ready shell whose guest has gone idle
@@ -43,21 +44,20 @@ MAX_START_S = float(os.environ.get("BENCH_DENSITY_MAX_START_S", "30"))
 CPU_S = float(os.environ.get("BENCH_DENSITY_CPU_S", "10"))
 POINTS = (1, 10, 50, 100, 150, 200)
 WINDOW = 5
-CURRENT = None  # the command being timed, killed if we are told to stop
+IN_START = False  # a `run -d` is under way
+STOP = 0  # the signal that asked us to stop
 
 
 def on_term(signum, frame):
-    # Let the start under way finish (bounded) rather than kill it: a
-    # `lightvm run -d` killed early leaves a monitor that brings the
-    # container up after the kill, and that `list` does not show yet, so
-    # density.sh's clean-up would miss it.
-    if CURRENT is not None and CURRENT.poll() is None:
-        try:
-            CURRENT.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            CURRENT.kill()
-            CURRENT.wait()
-    sys.exit(128 + signum)
+    # A start under way is let finish (its watchdog bounds it) rather than
+    # killed: a `lightvm run -d` killed early leaves a monitor that brings
+    # the container up after the kill, and that `list` does not show yet,
+    # so density.sh's clean-up would miss it.  No waiting in here: the
+    # interrupted Popen.wait() holds the Popen's lock.
+    global STOP
+    STOP = signum
+    if not IN_START:
+        sys.exit(128 + signum)
 
 
 def say(msg):
@@ -222,7 +222,7 @@ def save(res, out):
 
 
 def series(name, root, n, out, pool):
-    global CURRENT
+    global IN_START
     base = int(os.environ.get("BENCH_DENSITY_MEM_BASE_KIB") or benchlib.meminfo("MemAvailable"))
     res = {"name": name, "n_asked": n, "ms": [], "ids": [], "pool_hits": 0, "pool_not_idle": 0,
            "pool_wait_s": [], "stopped": None, "failed": None, "loadavg": []}
@@ -248,16 +248,19 @@ def series(name, root, n, out, pool):
                 res["pool_wait_s"].append(w)
         cid = "%s-%d" % (name, i)
         argv = [LIGHTVM, "--root", root, "run", "-d", "-b", BUNDLE, cid]
+        IN_START = True
         t0 = time.perf_counter()
-        CURRENT = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
-        try:
-            rc = CURRENT.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            CURRENT.kill()
-            CURRENT.wait()
-            rc = "timeout after %d s" % TIMEOUT
+        # Its own session: a Ctrl-C on the terminal reaches this helper,
+        # which lets the start finish, and not `lightvm` itself.
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                             start_new_session=True)
+        rc, timed_out = benchlib.wait_bounded(p, TIMEOUT)
         ms = (time.perf_counter() - t0) * 1000.0
-        CURRENT = None
+        IN_START = False
+        if STOP:
+            sys.exit(128 + STOP)
+        if timed_out:
+            rc = "timeout after %d s" % TIMEOUT
         if rc != 0:
             log.flush()
             with open(out + ".stderr") as f:

@@ -126,14 +126,17 @@ printf '{"backend": "qemu", "kernel": "%s", "qemu": "%s", "cache_dir": "%s", "ro
 	die "warm-up run failed: $(cat "$TMP/warm.err")"
 "$LIGHTVM" --root "$TMP/cold" delete -f warm >/dev/null 2>&1 || die "cannot delete the warm-up container"
 
-# Runs the helper in the background (so a signal reaches cleanup at once)
-# and waits for it.
+# Runs the helper in the background (so a TERM reaches cleanup at once)
+# and waits for it.  A helper that ended by a signal (status > 128: it got
+# the terminal's SIGINT too, and bash runs no INT trap for a child that
+# exits by itself) ends the run.
 helper() {
 	python3 "$BENCH_DIR/density.py" "$@" &
 	HELPER=$!
 	local rc=0
 	wait "$HELPER" || rc=$?
 	HELPER=
+	[ $rc -le 128 ] || exit $rc
 	return $rc
 }
 
