@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Density benchmark (the fourth part of `make bench`, issue 4): start N VMs
+# Density benchmark (the last part of `make bench`, issue 4): start N VMs
 # one after another (a BusyBox bundle running `sleep 1000000`, `lightvm run
 # -d`), leave each running, and record every start's wall time: is the Nth
 # start as fast as the first (LightVM's flat curve)?  Then the host memory
