@@ -106,6 +106,7 @@ bench: all kernel
 	@tests/bench/pool.sh
 	@BENCH_BACKEND=kvm tests/bench/pool.sh
 	@tests/bench/density.sh
+	@tests/bench/density_kvm.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory demo-installed
