@@ -42,6 +42,13 @@ function ready_shells() {
 	awk 'NR == 2 { print $4 }' <<<"$output"
 }
 
+# fill_one: the pool's target to 1, until its shell is ready.
+function fill_one() {
+	lightvm pool fill --target 1
+	[ "$status" -eq 0 ] || fail "pool fill: $output"
+	wait_ready 1
+}
+
 function wait_ready() {
 	local want=$1 n
 	for _ in {1..100}; do
@@ -67,9 +74,7 @@ function qemus_of_test() {
 @test "pool: a claimed shell runs the container; the pool refills; the monitor is the container's pid (one VM)" {
 	requires_own_daemon
 	start_poold
-	lightvm pool fill --target 1
-	[ "$status" -eq 0 ]
-	wait_ready 1
+	fill_one
 	set_cmd sh -c 'echo from-a-shell; exit 5'
 	lightvm_split run --bundle "$BUNDLE" pl0 </dev/null
 	[ "$status" -eq 5 ]
@@ -130,8 +135,7 @@ function qemus_of_test() {
 @test "pool: SIGKILL of a pooled container's monitor: the daemon ends its QEMU (one VM)" {
 	requires_own_daemon
 	start_poold
-	lightvm pool fill --target 1
-	wait_ready 1
+	fill_one
 	set_cmd sleep 100
 	lightvm create --bundle "$BUNDLE" pl4
 	[ "$status" -eq 0 ]
@@ -171,9 +175,7 @@ function __proc_gone() {
 @test "pool: the daemon killed while a claim waits for its reply: create starts cold, a new daemon reclaims, nothing leaks (one VM)" {
 	requires_own_daemon
 	start_poold
-	lightvm pool fill --target 1
-	[ "$status" -eq 0 ]
-	wait_ready 1
+	fill_one
 	local shell
 	shell=$(qemus_of_test)
 	[ -n "$shell" ]
@@ -259,9 +261,7 @@ function __proc_gone() {
 	local tool=$BATS_FILE_TMPDIR/kill-after-sendfds
 	"${CC:-cc}" -std=gnu11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o "$tool" "$REPO/tests/tools/kill-after-sendfds.c"
 	start_poold
-	lightvm pool fill --target 1
-	[ "$status" -eq 0 ]
-	wait_ready 1
+	fill_one
 	local shell
 	shell=$(qemus_of_test)
 	[ -n "$shell" ]
