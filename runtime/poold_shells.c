@@ -146,14 +146,12 @@ void poold_shell_boot(struct poold *pd, struct pd_shell *sh)
 {
 	uint8_t hdr[NOXS_FRAME_HDR];
 	ssize_t n = recv(sh->boot.fd, hdr, sizeof(hdr), MSG_DONTWAIT);
-	uint16_t type = (uint16_t)(hdr[0] | hdr[1] << 8);
-	uint32_t len = (uint32_t)hdr[4] | (uint32_t)hdr[5] << 8 | (uint32_t)hdr[6] << 16 | (uint32_t)hdr[7] << 24;
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	watch_close(pd, &sh->boot);
 	/* The guest says nothing else before it has a frame from the host. */
-	if (n != (ssize_t)sizeof(hdr) || type != NOXS_MSG_WAITING || len != 0) {
+	if (n != (ssize_t)sizeof(hdr) || noxs_get_u16(hdr) != NOXS_MSG_WAITING || noxs_get_u32(hdr + 4) != 0) {
 		rt_log(&pd->ctx->log, RT_LOG_WARN, "poold: shell %llu (qemu %d): no WAITING from its guest: ended",
 		       (unsigned long long)sh->id, (int)sh->pid);
 		poold_shell_kill(pd, sh);

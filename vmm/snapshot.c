@@ -323,12 +323,15 @@ static int restore_msrs(struct vmm *v, struct vmm_vcpu *c, const struct snap_vcp
  * TSC-deadline mode), MP state after the LAPIC, events last. */
 static int restore_vcpu(struct vmm *v, struct vmm_vcpu *c, const struct snap_vcpu *s, struct lv_error **err)
 {
+	int r;
+
 	if (ioctl(c->fd, KVM_SET_SREGS, &s->sregs) < 0 || ioctl(c->fd, KVM_SET_REGS, &s->regs) < 0 ||
 	    ioctl(c->fd, KVM_SET_XSAVE, &s->xsave) < 0 || ioctl(c->fd, KVM_SET_XCRS, &s->xcrs) < 0 ||
 	    ioctl(c->fd, KVM_SET_DEBUGREGS, &s->dregs) < 0 || ioctl(c->fd, KVM_SET_LAPIC, &s->lapic) < 0)
 		return lv_err(err, errno, "vCPU %u: setting its registers", c->id);
-	if (restore_msrs(v, c, s, err) < 0)
-		return -EINVAL;
+	r = restore_msrs(v, c, s, err);
+	if (r < 0)
+		return r;
 	if (ioctl(c->fd, KVM_SET_MP_STATE, &s->mp) < 0 || ioctl(c->fd, KVM_SET_VCPU_EVENTS, &s->events) < 0)
 		return lv_err(err, errno, "vCPU %u: setting its run state", c->id);
 	return 0;
