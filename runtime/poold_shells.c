@@ -199,6 +199,9 @@ void poold_reap(struct poold *pd)
 		if (!sh->claimed)
 			rt_log(&pd->ctx->log, RT_LOG_WARN, "poold: shell %llu (qemu %d) died unclaimed",
 			       (unsigned long long)sh->id, (int)pid);
+		else
+			rt_debug(&pd->ctx->log, "poold: claimed shell %llu (qemu %d) ended",
+				 (unsigned long long)sh->id, (int)pid);
 		watch_close(pd, &sh->mon);
 		watch_close(pd, &sh->boot);
 		if (sh->pidfd >= 0)

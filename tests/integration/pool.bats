@@ -144,6 +144,11 @@ function qemus_of_test() {
 	grep -q "claimed by monitor $pid" "$TESTDIR/poold.log"
 	lightvm pool drain
 	[ "$status" -eq 0 ]
+	# Frozen, its guest cannot end it on finding the monitor's port closed:
+	# only the daemon's kill can.
+	qemu=$(qemus_of_test)
+	[ "$(wc -l <<<"$qemu")" -eq 1 ]
+	freeze_shells $qemu
 	kill -KILL "$pid"
 	for _ in {1..100}; do [ -z "$(qemus_of_test)" ] && break; sleep 0.1; done
 	[ -z "$(qemus_of_test)" ]
