@@ -19,6 +19,7 @@
 #include "../../noxs/page.h"
 #include "noxs_equal.h"
 #include "tap.h"
+#include "testutil.h"
 
 /* Byte layout from noxs/README.md, which these tests hold the code to. */
 #define HDR_SIZE 128
@@ -579,20 +580,6 @@ static void test_host_wipe(void)
 
 /* ---- fuzzing seeds ---- */
 
-static int write_file(const char *dir, const char *name, const void *data, size_t len)
-{
-	char path[4096];
-	FILE *f;
-	int r;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (!f)
-		return -1;
-	r = fwrite(data, 1, len, f) == len ? 0 : -1;
-	return fclose(f) == 0 ? r : -1;
-}
-
 static int write_seeds(const char *dir)
 {
 	const char *argv1[] = { "/init", NULL };
@@ -606,16 +593,16 @@ static int write_seeds(const char *dir)
 	snprintf(sub, sizeof(sub), "%s/page", dir);
 	if (noxs_page_encode(&p, &buf, &len, &err) < 0)
 		return 1;
-	r |= write_file(sub, "full", buf, len);
+	r |= write_seed_file(sub, "full", buf, len);
 	free(buf);
 	if (noxs_page_encode(&min, &buf, &len, &err) < 0)
 		return 1;
-	r |= write_file(sub, "minimal", buf, len);
+	r |= write_seed_file(sub, "minimal", buf, len);
 	free(buf);
 	p = host_proc();
 	if (noxs_page_encode(&p, &buf, &len, &err) < 0)
 		return 1;
-	r |= write_file(sub, "full-host", buf, len);
+	r |= write_seed_file(sub, "full-host", buf, len);
 	free(buf);
 
 	return r ? 1 : 0;

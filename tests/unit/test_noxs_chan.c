@@ -16,6 +16,7 @@
 #include "../../lib/cleanup.h"
 #include "../../noxs/chan.h"
 #include "tap.h"
+#include "testutil.h"
 
 /* ---- channel ---- */
 
@@ -173,20 +174,6 @@ static void test_chan_bad(void)
 
 /* ---- fuzzing seeds ---- */
 
-static int write_file(const char *dir, const char *name, const void *data, size_t len)
-{
-	char path[4096];
-	FILE *f;
-	int r;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (!f)
-		return -1;
-	r = fwrite(data, 1, len, f) == len ? 0 : -1;
-	return fclose(f) == 0 ? r : -1;
-}
-
 static int write_seeds(const char *dir)
 {
 	uint8_t chan[256], *q = chan + 1; /* chan[0]: fuzz_chan's chunking byte */
@@ -206,9 +193,9 @@ static int write_seeds(const char *dir)
 #undef FRAME
 	snprintf(sub, sizeof(sub), "%s/chan", dir);
 	chan[0] = 0; /* one push */
-	r |= write_file(sub, "conversation-whole", chan, (size_t)(q - chan));
+	r |= write_seed_file(sub, "conversation-whole", chan, (size_t)(q - chan));
 	chan[0] = 1; /* small pushes */
-	r |= write_file(sub, "conversation-split", chan, (size_t)(q - chan));
+	r |= write_seed_file(sub, "conversation-split", chan, (size_t)(q - chan));
 	return r ? 1 : 0;
 }
 

@@ -19,6 +19,7 @@
 #include "../../lib/cleanup.h"
 #include "../../runtime/pool_proto.h"
 #include "tap.h"
+#include "testutil.h"
 
 #define BUFCAP (POOL_HDR_SIZE + POOL_PAYLOAD_MAX)
 /* Byte offsets from runtime/POOL.md. */
@@ -599,9 +600,8 @@ static int write_seeds(const char *dir)
 
 	for (unsigned i = 0; i < n; i++) {
 		struct lv_error *err = NULL;
-		char path[512];
+		char name[64];
 		size_t len;
-		FILE *f;
 
 		ms[6].status.count = 3; /* keep the seeds small */
 		if (pool_msg_encode(&ms[i], buf, BUFCAP, &len, &err) < 0) {
@@ -609,11 +609,9 @@ static int write_seeds(const char *dir)
 			lv_error_free(&err);
 			return 1;
 		}
-		snprintf(path, sizeof(path), "%s/%02u-%s", dir, i, pool_type_name(ms[i].type));
-		if (!(f = fopen(path, "wb")) || fwrite(buf, 1, len, f) != len || fclose(f) != 0) {
-			perror(path);
+		snprintf(name, sizeof(name), "%02u-%s", i, pool_type_name(ms[i].type));
+		if (write_seed_file(dir, name, buf, len) < 0)
 			return 1;
-		}
 	}
 	return 0;
 }

@@ -52,4 +52,25 @@ static inline uint8_t *read_file(const char *path, size_t *size)
 	return buf;
 }
 
+/* Writes a fuzz seed DIR/NAME (the unit tests' --write-seeds mode):
+ * 0, or -1 with the reason printed. */
+static inline int write_seed_file(const char *dir, const char *name, const void *data, size_t len)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (!(f = fopen(path, "wb")) || fwrite(data, 1, len, f) != len) {
+		perror(path);
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	if (fclose(f) != 0) {
+		perror(path);
+		return -1;
+	}
+	return 0;
+}
+
 #endif
