@@ -467,25 +467,33 @@ void noxs_proc_free(struct noxs_proc *proc)
 	explicit_bzero(proc, sizeof(*proc)); /* the seed included */
 }
 
-void noxs_page_wipe_seed(uint8_t *buf, size_t len)
+/* The page's host record, found by the same walk as the decoder's (so its
+ * offset is as bounded), or NULL. */
+static uint8_t *host_record(uint8_t *buf, size_t len)
 {
 	struct reader r = { .buf = buf, .len = len };
 	struct noxs_proc hdr;
 
-	/* The same walk as the decoder's, so the offset is as bounded. */
 	if (!buf || read_header(&r, &hdr, NULL) < 0 || read_sections(&r, NULL) < 0 || !r.s[SECT_HOST].count)
-		return;
-	explicit_bzero(buf + r.s[SECT_HOST].off + HOST_SEED, NOXS_SEED_SIZE);
+		return NULL;
+	return buf + r.s[SECT_HOST].off;
+}
+
+void noxs_page_wipe_seed(uint8_t *buf, size_t len)
+{
+	uint8_t *rec = host_record(buf, len);
+
+	if (rec)
+		explicit_bzero(rec + HOST_SEED, NOXS_SEED_SIZE);
 }
 
 int noxs_page_stamp_time(uint8_t *buf, size_t len, uint64_t realtime_ns)
 {
-	struct reader r = { .buf = buf, .len = len };
-	struct noxs_proc hdr;
+	uint8_t *rec = host_record(buf, len);
 
-	if (!buf || read_header(&r, &hdr, NULL) < 0 || read_sections(&r, NULL) < 0 || !r.s[SECT_HOST].count)
+	if (!rec)
 		return -1;
-	put_u64(buf + r.s[SECT_HOST].off + HOST_REALTIME, realtime_ns);
+	put_u64(rec + HOST_REALTIME, realtime_ns);
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 #include "../noxs/chan.h"
 #include "../noxs/page.h"
 #include "ctl.h"
+#include "page_build.h"
 #include "pool.h"
 #include "rootfs_stream.h"
 #include "sandbox.h"
@@ -574,11 +575,7 @@ static int monitor_setup(struct monitor *m, struct lv_error **err)
 	}
 	/* The page was built before the VM (and the rootfs stream): its clock
 	 * reading is refreshed now, and its seed does not outlive the send. */
-	{
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME, &now);
-		noxs_page_stamp_time(a->page, a->page_len, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
-	}
+	rt_page_restamp(a->page, a->page_len);
 	r = noxs_send(m->vm.ctl_fd, NOXS_MSG_PAGE, a->page, (uint32_t)a->page_len, err);
 	noxs_page_wipe_seed(a->page, a->page_len);
 	if (r < 0)

@@ -64,9 +64,24 @@ static int read_file(const struct rt_mount *m, struct noxs_file *f, struct lv_er
  * booted) has a stale clock and its template's RNG state; the guest init
  * applies both before anything of the container runs.  The clock is read
  * last, as close to the encoding as this side can. */
-static int fill_host(struct noxs_proc *np, struct lv_error **err)
+/* The host section's realtime: ns since the epoch, or 0 ("do not set") for
+ * a host clock before 1970, which is no better than the guest's. */
+static uint64_t host_realtime_ns(void)
 {
 	struct timespec now;
+
+	if (clock_gettime(CLOCK_REALTIME, &now) < 0 || now.tv_sec <= 0)
+		return 0;
+	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+void rt_page_restamp(uint8_t *page, size_t len)
+{
+	noxs_page_stamp_time(page, len, host_realtime_ns());
+}
+
+static int fill_host(struct noxs_proc *np, struct lv_error **err)
+{
 	size_t got = 0;
 
 	while (got < sizeof(np->seed)) {
@@ -77,11 +92,7 @@ static int fill_host(struct noxs_proc *np, struct lv_error **err)
 			return lv_err(err, n < 0 ? errno : EIO, "device page: getrandom, for the guest's RNG seed");
 		got += (size_t)n;
 	}
-	if (clock_gettime(CLOCK_REALTIME, &now) < 0)
-		return lv_err(err, errno, "device page: clock_gettime(CLOCK_REALTIME), for the guest's clock");
-	/* Before 1970 the host's clock is no better than the guest's: 0 says
-	 * "do not set". */
-	np->realtime_ns = now.tv_sec > 0 ? (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec : 0;
+	np->realtime_ns = host_realtime_ns();
 	np->has_host = true;
 	return 0;
 }

@@ -14,4 +14,8 @@
  * one page per VM, as late as possible, and never hand one to two VMs. */
 int rt_page_build(const struct rt_spec *spec, uint8_t **page, size_t *len, struct lv_error **err);
 
+/* Refreshes the wall-clock reading of a built page's host section, just
+ * before the page is sent (a page is built before its VM and rootfs). */
+void rt_page_restamp(uint8_t *page, size_t len);
+
 #endif
