@@ -288,28 +288,21 @@ static int pidfd_pid(int pidfd, pid_t *pid, struct lv_error **err)
 
 static int qemu_adopt(struct hv_vm *vm, int pidfd, int ctl_fd, struct lv_error **err)
 {
-	struct qemu_priv *p;
+	struct qemu_priv *p = NULL;
 	pid_t pid = 0;
 	int r = pidfd_pid(pidfd, &pid, err);
 
-	if (r < 0) {
-		close(pidfd);
-		close(ctl_fd);
-		return r;
-	}
+	if (r < 0)
+		goto fail;
 	p = calloc(1, sizeof(*p));
 	if (!p) {
-		close(pidfd);
-		close(ctl_fd);
-		return lv_err(err, ENOMEM, "qemu backend");
+		r = lv_err(err, ENOMEM, "qemu backend");
+		goto fail;
 	}
 	/* The daemon stopped it once its guest had booted. */
 	if (syscall(SYS_pidfd_send_signal, pidfd, SIGCONT, NULL, 0) < 0) {
 		r = lv_err(err, errno, "continuing the shell's QEMU %d", (int)pid);
-		free(p);
-		close(pidfd);
-		close(ctl_fd);
-		return r;
+		goto fail;
 	}
 	p->adopted = true;
 	vm->ops = &hv_qemu_ops;
@@ -319,6 +312,11 @@ static int qemu_adopt(struct hv_vm *vm, int pidfd, int ctl_fd, struct lv_error *
 	vm->priv = p;
 	rt_proc_start_time(pid, &vm->vmm_start, NULL, NULL);
 	return 0;
+fail:
+	free(p);
+	close(pidfd);
+	close(ctl_fd);
+	return r;
 }
 
 static void qemu_destroy(struct hv_vm *vm)

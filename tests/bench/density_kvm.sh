@@ -29,17 +29,11 @@ die() { echo "bench-density-kvm: $*" >&2; exit 1; }
 [ -x "$BUSYBOX" ] && [ -x "$RUNC" ] || die "needs $BUSYBOX and $RUNC"
 [[ $N =~ ^[1-9][0-9]*$ ]] && [[ $MEMORY_MIB =~ ^[1-9][0-9]*$ ]] || die "N and the memory must be positive integers"
 [ "$(id -u)" = 0 ] || die "run as root"
-if [ "$where" = auto ]; then
-	if grep -qwE 'vmx|svm' /proc/cpuinfo; then where=host; else where=lab; fi
-fi
-if [ "$where" = lab ]; then
-	echo "== density, kvm backend: this host has no vmx/svm, so it runs in the lab host (nested KVM under TCG)"
-	exec "$REPO/tests/lab/run.sh" --memory $((2048 + N * 24)) --timeout "${LAB_TIMEOUT:-2400}" \
-		--env BENCH_WHERE=host --env BENCH_DENSITY_N="$N" --env BENCH_DENSITY_MEMORY_MIB="$MEMORY_MIB" \
-		--env LIGHTVM_BIN="$LIGHTVM" --env LIGHTVM_KERNEL="$KERNEL" --env BUSYBOX="$BUSYBOX" \
-		--env RUNC="$RUNC" -- "$BENCH_DIR/density_kvm.sh"
-fi
-grep -qwE 'vmx|svm' /proc/cpuinfo || die "BENCH_WHERE=host needs vmx or svm"
+. "$BENCH_DIR/kvm_where.bash"
+bench_kvm_where "$where" "density, kvm backend" --memory $((2048 + N * 24)) --timeout "${LAB_TIMEOUT:-2400}" \
+	--env BENCH_WHERE=host --env BENCH_DENSITY_N="$N" --env BENCH_DENSITY_MEMORY_MIB="$MEMORY_MIB" \
+	--env LIGHTVM_BIN="$LIGHTVM" --env LIGHTVM_KERNEL="$KERNEL" --env BUSYBOX="$BUSYBOX" \
+	--env RUNC="$RUNC" -- "$BENCH_DIR/density_kvm.sh"
 
 TMP=$(mktemp -d /tmp/lvbdk.XXXXXX)
 ROOT=$TMP/root

@@ -38,16 +38,12 @@ die() { echo "bench-pool: $*" >&2; exit 1; }
 [[ "$BENCH_N" =~ ^[1-9][0-9]*$ ]] || die "BENCH_N must be a positive integer"
 [ "$(id -u)" = 0 ] || die "run as root"
 case $BACKEND in qemu | kvm) ;; *) die "BENCH_BACKEND must be qemu or kvm" ;; esac
-if [ "$BACKEND" = kvm ] && [ "$where" != host ]; then
-	if grep -qwE 'vmx|svm' /proc/cpuinfo; then
-		where=host
-	else
-		echo "== pool benchmark, kvm backend: this host has no vmx/svm, so it runs in the lab host (nested KVM under TCG)"
-		exec "$REPO/tests/lab/run.sh" --timeout "${LAB_TIMEOUT:-1800}" \
-			--env BENCH_WHERE=host --env BENCH_BACKEND=kvm --env BENCH_N="$BENCH_N" \
-			--env LIGHTVM_BIN="$LIGHTVM" --env LIGHTVM_KERNEL="$KERNEL" --env RUNC="$RUNC" \
-			--env BUSYBOX="$BUSYBOX" -- "$BENCH_DIR/pool.sh"
-	fi
+if [ "$BACKEND" = kvm ]; then
+	. "$BENCH_DIR/kvm_where.bash"
+	bench_kvm_where "$where" "pool benchmark, kvm backend" --timeout "${LAB_TIMEOUT:-1800}" \
+		--env BENCH_WHERE=host --env BENCH_BACKEND=kvm --env BENCH_N="$BENCH_N" \
+		--env LIGHTVM_BIN="$LIGHTVM" --env LIGHTVM_KERNEL="$KERNEL" --env RUNC="$RUNC" \
+		--env BUSYBOX="$BUSYBOX" -- "$BENCH_DIR/pool.sh"
 fi
 
 TMP=$(mktemp -d /tmp/lvbp.XXXXXX)

@@ -41,20 +41,11 @@ die() { echo "bench-vmm: $*" >&2; exit 1; }
 LIGHTVM=$(readlink -f "$LIGHTVM")
 KERNEL=$(readlink -f "$KERNEL")
 
-if [ "$where" = auto ]; then
-	if grep -qwE 'vmx|svm' /proc/cpuinfo; then where=host; else where=lab; fi
-fi
-case $where in
-lab)
-	echo "== VMM benchmark: this host has no vmx/svm, so it runs in the lab host (nested KVM under TCG)"
-	exec "$REPO/tests/lab/run.sh" --timeout "${LAB_TIMEOUT:-1800}" \
-		--env BENCH_WHERE=host --env BENCH_N="$BENCH_N" --env BENCH_MEM_N="$BENCH_MEM_N" \
-		--env LIGHTVM_BIN="$LIGHTVM" --env LIGHTVM_KERNEL="$KERNEL" --env QEMU="$QEMU" \
-		--env BUSYBOX="$BUSYBOX" --env PYTHON="$PYTHON" -- "$BENCH_DIR/vmm.sh"
-	;;
-host) grep -qwE 'vmx|svm' /proc/cpuinfo || die "BENCH_WHERE=host needs vmx or svm in /proc/cpuinfo" ;;
-*) die "BENCH_WHERE must be auto, host or lab" ;;
-esac
+. "$BENCH_DIR/kvm_where.bash"
+bench_kvm_where "$where" "VMM benchmark" --timeout "${LAB_TIMEOUT:-1800}" \
+	--env BENCH_WHERE=host --env BENCH_N="$BENCH_N" --env BENCH_MEM_N="$BENCH_MEM_N" \
+	--env LIGHTVM_BIN="$LIGHTVM" --env LIGHTVM_KERNEL="$KERNEL" --env QEMU="$QEMU" \
+	--env BUSYBOX="$BUSYBOX" --env PYTHON="$PYTHON" -- "$BENCH_DIR/vmm.sh"
 [ "$(id -u)" = 0 ] || die "run as root (lightvm's state and /dev/kvm)"
 
 TMP=$(mktemp -d /tmp/lightvm-bench-vmm.XXXXXX)
