@@ -266,6 +266,9 @@ static int receive_page(struct guest_ctx *g, struct lv_error **err)
 	if (r < 0)
 		return r; /* the message already says "noxs page: ..." */
 	noxs_page_wipe_seed(g->page_buf, len); /* g->proc has it until guest_apply_page() */
+	r = guest_check_devices(g, have_root, err);
+	if (r < 0)
+		return r;
 	g->rows = g->proc.rows;
 	g->cols = g->proc.cols;
 	guest_log(g, "page: %u bytes, %u args, %u mounts, %u files", len, g->proc.nargs, g->proc.nmounts,

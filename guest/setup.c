@@ -17,7 +17,6 @@
 
 #include "../lib/cleanup.h"
 
-#define CTL_PORT_NAME "org.lightvm.ctl"
 #define CTL_WAIT_MS 10000 /* the port's name arrives asynchronously */
 #define PROPAGATION_FLAGS (MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE)
 
@@ -172,7 +171,7 @@ static bool port_has_name(const char *entry)
 		return false;
 	name[n] = '\0';
 	name[strcspn(name, "\n")] = '\0';
-	return strcmp(name, CTL_PORT_NAME) == 0;
+	return strcmp(name, NOXS_CTL_PORT) == 0;
 }
 
 static int open_ctl_port(struct guest_ctx *g)
@@ -217,7 +216,7 @@ int guest_find_ctl(struct guest_ctx *g, struct lv_error **err)
 		}
 		nanosleep(&tick, NULL);
 	}
-	return lv_err(err, -fd, "no virtio port named %s", CTL_PORT_NAME);
+	return lv_err(err, -fd, "no virtio port named %s", NOXS_CTL_PORT);
 }
 
 static bool is_tmp(const char *path)

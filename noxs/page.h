@@ -24,6 +24,9 @@
 #define NOXS_MAX_STRINGS 4096u       /* args, env, each */
 #define NOXS_MAX_ITEMS 256u          /* mounts, rlimits, gids, sysctls, files */
 #define NOXS_SEED_SIZE 32u           /* the host section's RNG seed */
+#define NOXS_MAX_DEVICES 64u         /* devices, channels */
+#define NOXS_IFNAME_MAX 15u          /* a net device's name, as Linux's IFNAMSIZ - 1 */
+#define NOXS_CTL_PORT "org.lightvm.ctl" /* the control port's name (virtio-console) */
 
 /* flags */
 #define NOXS_F_TERMINAL (1u << 0)
@@ -57,6 +60,52 @@ struct noxs_sysctl {
 	const char *key, *value;
 };
 
+/* Device kinds (section 10, version 1.2).  A reader skips kinds it does not
+ * know. */
+enum noxs_dev_kind {
+	NOXS_DEV_CONTROL = 1, /* the control port: name is the virtio-console port's name */
+	NOXS_DEV_BLOCK = 2,   /* a disk: name is the guest's disk name ("vda") */
+	NOXS_DEV_NET = 3,     /* a NIC: found by mac, named name, mtu set, brought up */
+};
+#define NOXS_DEVF_READONLY (1u << 0) /* block: attached read-only */
+
+struct noxs_device {
+	uint16_t kind;          /* enum noxs_dev_kind */
+	uint16_t flags;         /* NOXS_DEVF_* */
+	const char *name;
+	uint8_t mac[6];         /* net */
+	uint16_t mtu;           /* net; 0 = the device's default */
+};
+
+/* What travels on which device (section 11).  device is an index into the
+ * devices; a reader skips a what it does not know. */
+enum noxs_chan_what {
+	NOXS_CHAN_PROCESS = 1,  /* the process: stdio, signals, START, its exit status */
+	NOXS_CHAN_ROOTFS = 2,   /* the root file system handed over after a claim */
+};
+
+struct noxs_channel {
+	uint16_t what;          /* enum noxs_chan_what */
+	uint16_t device;        /* a NOXS_DEV_CONTROL device */
+};
+
+/* Network configuration (sections 13 and 14): applied to net devices,
+ * named by their index in the devices.  family is 4 or 6 (not AF_*, so the
+ * page does not depend on a libc); IPv4 addresses use the first 4 bytes. */
+struct noxs_addr {
+	uint16_t device;
+	uint8_t family, prefix;
+	uint8_t addr[16];
+};
+
+struct noxs_route {
+	uint16_t device;
+	uint8_t family, prefix; /* destination prefix length; 0 = default route */
+	uint32_t metric;        /* 0 = the kernel's default */
+	uint8_t dst[16];
+	uint8_t gateway[16];    /* all zero: on-link (no gateway) */
+};
+
 /* The decoded (or to-be-encoded) page.  After noxs_page_decode(), all
  * pointers point into the caller's buffer or into arrays owned by the
  * struct; free with noxs_proc_free(). */
@@ -87,6 +136,15 @@ struct noxs_proc {
 	bool has_host;
 	uint64_t realtime_ns;          /* host CLOCK_REALTIME when the page was built; 0: none */
 	uint8_t seed[NOXS_SEED_SIZE];  /* fresh random bytes for the guest's RNG; all zero: none */
+	/* Devices, channels and the network (version 1.2). */
+	struct noxs_device *devices;
+	uint32_t ndevices;
+	struct noxs_channel *channels;
+	uint32_t nchannels;
+	struct noxs_addr *addrs;
+	uint32_t naddrs;
+	struct noxs_route *routes;
+	uint32_t nroutes;
 };
 
 /* Encodes proc into a new buffer (*out, *outlen), at most NOXS_PAGE_MAX

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../lib/cleanup.h"
+#include "../lib/sha256.h"
 #include "container_internal.h"
 #include "ctl.h"
 #include "guest_blob.h"
@@ -111,6 +112,7 @@ struct create_plan {
 	char *state_dir;
 	const char *disk; /* annotation org.lightvm.disk, in spec */
 	const char *tap;  /* annotation org.lightvm.tap, in spec */
+	uint8_t mac[6];   /* with tap: the guest NIC's */
 };
 
 /* A raw disk image given to the VM read-only as its first virtio-blk disk
@@ -156,6 +158,17 @@ static int plan_tap(struct create_plan *p, struct lv_error **err)
 		return lv_err_msg(err, ENOTSUP, "annotation org.lightvm.tap: the %s backend does not attach taps yet; "
 				  "use the kvm backend", p->ops->name);
 	return 0;
+}
+
+/* A locally administered unicast MAC that stays the same for a container
+ * (derived from its state directory's name, which holds its id). */
+static void guest_mac(const char *state_dir, uint8_t mac[6])
+{
+	uint8_t h[32];
+
+	lv_sha256(state_dir, strlen(state_dir), h);
+	mac[0] = 0x02;
+	memcpy(mac + 1, h, 5);
 }
 
 static void plan_free(struct create_plan *p)
@@ -227,10 +240,19 @@ static int plan_create(struct rt_context *ctx, const struct rt_create_opts *o, b
 		if (r < 0)
 			return r;
 	}
-	r = rt_page_build(p->spec, &p->page, &p->page_len, err);
+	r = rt_state_path(ctx->root, o->id, &p->state_dir, err);
 	if (r < 0)
 		return r;
-	return rt_state_path(ctx->root, o->id, &p->state_dir, err);
+	if (p->tap)
+		guest_mac(p->state_dir, p->mac);
+	{
+		const struct rt_page_devices devs = {
+			.rootfs_channel = p->rootfs_archive != NULL,
+			.disk = p->disk != NULL,
+			.mac = p->tap ? p->mac : NULL,
+		};
+		return rt_page_build(p->spec, &devs, &p->page, &p->page_len, err);
+	}
 }
 
 /* Runs the monitor in a child and waits for it to report that the guest
@@ -285,6 +307,7 @@ static int spawn_monitor(struct rt_context *ctx, const struct rt_create_opts *o,
 				.state_dir = p->state_dir,
 				.disk = p->disk,
 				.tap = p->tap,
+				.mac = p->mac,
 				.rootfs_archive = p->rootfs_archive,
 			},
 			.page = p->page, .page_len = p->page_len, .sync_fd = sync[1], .console_fd = console,

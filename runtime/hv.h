@@ -21,6 +21,7 @@ struct hv_vm_config {
 	const char *state_dir;  /* per-container directory the backend may use */
 	const char *disk;       /* a raw image attached read-only as the first disk, or NULL */
 	const char *tap;        /* a tap interface behind the guest's first NIC, or NULL */
+	const uint8_t *mac;     /* with tap: that NIC's MAC (6 bytes), as the device page says */
 	/* An uncompressed newc cpio of the rootfs that the monitor streams to
 	 * the guest over the control channel (ROOTFS frames) before the page,
 	 * when initrd is the shared init-only shell; NULL: the rootfs is in

@@ -15,12 +15,11 @@
 #include "../lib/cleanup.h"
 #include "../lib/clock.h"
 #include "../noxs/chan.h"
-#include "../lib/sha256.h"
+#include "../noxs/page.h"
 #include "../vmm/snapshot.h"
 #include "../vmm/tap.h"
 #include "../vmm/vmm.h"
 
-#define KVM_CTL_PORT "org.lightvm.ctl"
 
 struct kvm_priv {
 	struct vmm *vmm;
@@ -91,17 +90,6 @@ static char *kernel_image(const char *bzimage)
 	return strdup(bzimage);
 }
 
-/* A locally administered unicast MAC that stays the same for a container
- * (derived from its state directory's name, which holds its id). */
-static void guest_mac(const char *state_dir, uint8_t mac[6])
-{
-	uint8_t h[32];
-
-	lv_sha256(state_dir, strlen(state_dir), h);
-	mac[0] = 0x02;
-	memcpy(mac + 1, h, 5);
-}
-
 /* What every way of making the VM needs: its log (and debug console, disk
  * and tap), the control channel's socketpair, the kernel and command line,
  * and the vmm_config over them. */
@@ -153,7 +141,7 @@ static int build_prepare(const struct hv_vm_config *vc, struct kvm_build *b, str
 		r = vmm_tap_open(vc->tap, true, &p->tap_fd, NULL, err);
 		if (r < 0)
 			return r;
-		guest_mac(vc->state_dir, b->mac);
+		memcpy(b->mac, vc->mac, sizeof(b->mac));
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return lv_err(err, errno, "socketpair for the control channel");
@@ -173,7 +161,7 @@ static int build_prepare(const struct hv_vm_config *vc, struct kvm_build *b, str
 		.initrd_path = vc->initrd,
 		.cmdline = b->cmdline,
 		.ctl_fd = sv[1],
-		.ctl_port_name = KVM_CTL_PORT,
+		.ctl_port_name = NOXS_CTL_PORT,
 		.debug_fd = p->debug_fd,
 		.log_fd = p->log_fd,
 		.blk_fd = p->disk_fd,

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../noxs/page.h"
 #include "../lib/cleanup.h"
 #include "state.h"
 
@@ -129,7 +130,7 @@ static int build_argv(const struct rt_config *cfg, const struct hv_vm_config *vc
 	ARG("-chardev");
 	FMT("socket,id=ctl,fd=%d", QEMU_CTL_FD);
 	ARG("-device");
-	ARG("virtserialport,chardev=ctl,name=org.lightvm.ctl");
+	ARG("virtserialport,chardev=ctl,name=" NOXS_CTL_PORT);
 	argv[n] = NULL;
 #undef ARG
 #undef FMT

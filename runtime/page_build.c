@@ -97,14 +97,42 @@ static int fill_host(struct noxs_proc *np, struct lv_error **err)
 	return 0;
 }
 
-int rt_page_build(const struct rt_spec *spec, uint8_t **page, size_t *len, struct lv_error **err)
+/* The devices and channels sections: the control port (device 0), which
+ * carries the process and, with the channel delivery, the root file
+ * system; then the disk and the NIC when the VM has them, in the order the
+ * guest's kernel names them. */
+static void fill_devices(const struct rt_page_devices *devs, struct noxs_device *dv, struct noxs_channel *ch,
+			 struct noxs_proc *np)
+{
+	dv[np->ndevices++] = (struct noxs_device){ .kind = NOXS_DEV_CONTROL, .name = NOXS_CTL_PORT };
+	ch[np->nchannels++] = (struct noxs_channel){ .what = NOXS_CHAN_PROCESS, .device = 0 };
+	if (devs->rootfs_channel)
+		ch[np->nchannels++] = (struct noxs_channel){ .what = NOXS_CHAN_ROOTFS, .device = 0 };
+	if (devs->disk)
+		dv[np->ndevices++] = (struct noxs_device){ .kind = NOXS_DEV_BLOCK, .flags = NOXS_DEVF_READONLY,
+							   .name = "vda" };
+	if (devs->mac) {
+		struct noxs_device *d = &dv[np->ndevices++];
+
+		*d = (struct noxs_device){ .kind = NOXS_DEV_NET, .name = "eth0" };
+		memcpy(d->mac, devs->mac, sizeof(d->mac));
+	}
+	np->devices = dv;
+	np->channels = ch;
+}
+
+int rt_page_build(const struct rt_spec *spec, const struct rt_page_devices *devs, uint8_t **page, size_t *len,
+		  struct lv_error **err)
 {
 	const struct rt_process *p = &spec->process;
+	struct noxs_device dv[3];
+	struct noxs_channel ch[2];
 	struct noxs_proc np;
 	size_t i;
 	int r;
 
 	memset(&np, 0, sizeof(np));
+	fill_devices(devs, dv, ch, &np);
 	np.flags = (p->terminal ? NOXS_F_TERMINAL : 0) | (spec->root_readonly ? NOXS_F_ROOT_READONLY : 0) |
 		   (p->no_new_privileges ? NOXS_F_NO_NEW_PRIVS : 0) | (p->caps.present ? NOXS_F_HAS_CAPS : 0) |
 		   (p->umask >= 0 ? NOXS_F_HAS_UMASK : 0);

@@ -2,17 +2,27 @@
 #ifndef RT_PAGE_BUILD_H
 #define RT_PAGE_BUILD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "../lib/error.h"
 #include "spec.h"
 
+/* The VM's devices, as the page describes them to the guest (its devices
+ * and channels sections).  The control port is always there. */
+struct rt_page_devices {
+	bool rootfs_channel;  /* the root file system follows on the control channel */
+	bool disk;            /* a read-only disk: the guest's vda */
+	const uint8_t *mac;   /* a NIC (behind a tap): its 6-byte MAC; NULL: none */
+};
+
 /* Reads the host files that bind mounts copy into the guest, so call it at
  * create time: the guest sees them as they were then.  The page also carries
  * the host's wall clock now and a fresh RNG seed (the host section): build
  * one page per VM, as late as possible, and never hand one to two VMs. */
-int rt_page_build(const struct rt_spec *spec, uint8_t **page, size_t *len, struct lv_error **err);
+int rt_page_build(const struct rt_spec *spec, const struct rt_page_devices *devs, uint8_t **page, size_t *len,
+		  struct lv_error **err);
 
 /* Refreshes the wall-clock reading of a built page's host section, just
  * before the page is sent (a page is built before its VM and rootfs). */

@@ -38,8 +38,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	/* Whatever decodes is within the encoder's limits too, so it must
-	 * re-encode (the re-encoding is never larger: strings are not padded). */
-	if (noxs_page_encode(&p, &enc, &enclen, &err) < 0) {
+	 * re-encode; only its size may differ: records may share one string
+	 * in a page, which the encoder writes once per record, so a re-encoding
+	 * can outgrow the page limit (-EFBIG) and nothing else. */
+	if (noxs_page_encode(&p, &enc, &enclen, &err) == -EFBIG) {
+		lv_error_free(&err);
+		noxs_proc_free(&p);
+		free(copy);
+		return 0;
+	}
+	if (!enc) {
 		fprintf(stderr, "re-encode failed: %s\n", err ? err->msg : "?");
 		abort();
 	}

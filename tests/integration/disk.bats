@@ -20,15 +20,21 @@ function make_image() {
 	set_cmd sh -c 'cat /sys/block/vda/size /sys/block/vda/ro; head -c 18 /dev/vda; echo;
 		dd if=/dev/vda bs=1 skip=524288 count=19 2>/dev/null; echo;
 		if echo x >/dev/vda; then echo WRITABLE; else echo refused; fi'
-	lightvm run --bundle "$BUNDLE" tdisk
-	echo "$output"
+	lightvm_split --debug run --keep --bundle "$BUNDLE" tdisk
+	echo "$stdout"
 	[ "$status" -eq 0 ]
-	[ "${lines[0]}" = 2048 ]
-	[ "${lines[1]}" = 1 ]
-	[ "${lines[2]}" = lightvm-disk-start ]
-	[ "${lines[3]}" = lightvm-disk-middle ]
-	assert_output_contains refused
-	[[ "$output" != *WRITABLE* ]]
+	local -a out
+	mapfile -t out <<<"$stdout"
+	[ "${out[0]}" = 2048 ]
+	[ "${out[1]}" = 1 ]
+	[ "${out[2]}" = lightvm-disk-start ]
+	[ "${out[3]}" = lightvm-disk-middle ]
+	[[ "$stdout" == *refused* ]]
+	[[ "$stdout" != *WRITABLE* ]]
+	# The page listed the disk, and the guest found it read-only.
+	grep -F 'lightvm-init: page: device 1: disk vda (ro)' "$ROOT/tdisk/console.log"
+	lightvm delete tdisk
+	[ "$status" -eq 0 ]
 }
 
 @test "disk: a relative, missing or non-file image is an error naming the annotation" {

@@ -15,7 +15,7 @@ for s in ('bounding', 'effective', 'permitted'):
     c['process']['capabilities'][s] += ['CAP_NET_ADMIN', 'CAP_NET_RAW']"
 	set_cmd sh -c 'cat /sys/class/net/eth0/address; ip addr add 10.251.0.2/30 dev eth0 && ip link set eth0 up || exit 9
 		for i in $(seq 30); do ping -c 1 -W 1 10.251.0.1 >/dev/null && { echo ping-ok; exit 0; }; sleep 0.5; done; exit 8'
-	__lightvm run --bundle "$BUNDLE" tnet </dev/null >"$TESTDIR/run.out" 2>"$TESTDIR/run.err" &
+	__lightvm --debug run --keep --bundle "$BUNDLE" tnet </dev/null >"$TESTDIR/run.out" 2>"$TESTDIR/run.err" &
 	local run_pid=$! i
 	track_bg "$run_pid"
 	for i in $(seq 300); do ip link show "$tap" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -27,6 +27,12 @@ for s in ('bounding', 'effective', 'permitted'):
 	[ "$rc" -eq 0 ]
 	grep -qE '^02(:[0-9a-f]{2}){5}$' "$TESTDIR/run.out"
 	grep -qx ping-ok "$TESTDIR/run.out"
+	# The page listed the NIC with the MAC the guest saw.
+	local mac
+	mac=$(grep -E '^02(:[0-9a-f]{2}){5}$' "$TESTDIR/run.out")
+	grep -F "lightvm-init: page: device 1: nic eth0 $mac" "$ROOT/tnet/console.log"
+	lightvm delete tnet
+	[ "$status" -eq 0 ]
 	# The tap was the monitor's: it went with it.
 	! ip link show "$tap" 2>/dev/null || fail "the tap $tap is still there"
 }

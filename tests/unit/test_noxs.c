@@ -281,7 +281,7 @@ static void test_reject(void)
 	struct lv_error *err = NULL;
 
 	expect_reject(c_magic, -EINVAL, "bad magic", "bad magic");
-	expect_reject(c_major, -EPROTONOSUPPORT, "unsupported version 2.1", "higher major version");
+	expect_reject(c_major, -EPROTONOSUPPORT, "unsupported version 2.2", "higher major version");
 	expect_reject(c_total, -EINVAL, "header says", "total size mismatch");
 	expect_reject(c_sect_off, -EINVAL, "section 6 (mounts)", "section offset past the end");
 	expect_reject(c_sect_huge, -EINVAL, "run past the end of the page", "section size overflow");
@@ -383,7 +383,7 @@ static void test_host_roundtrip(void)
 	uint32_t off;
 
 	ok(noxs_page_encode(&in, &buf, &len, &err) == 0, "encode a proc with a host section");
-	ok(noxs_get_u16(buf + H_MAJOR) == 1 && noxs_get_u16(buf + H_MINOR) == 1, "the page says version 1.1");
+	ok(noxs_get_u16(buf + H_MAJOR) == 1 && noxs_get_u16(buf + H_MINOR) == 2, "the page says version 1.2");
 	ok(rd32(buf, H_SECT_COUNT) == 10 && noxs_get_u16(buf + DESC(S_HOST) + D_ID) == HOST_ID,
 	   "ten sections, the host section (id 12) last in the table");
 	ok(noxs_get_u16(buf + DESC(S_HOST) + D_FLAGS) == 0, "the host section is not marked critical");
@@ -400,16 +400,16 @@ static void test_host_roundtrip(void)
 	lv_error_free(&err);
 	free(buf);
 
-	/* A 1.0 reader skips a non-critical section it does not know; this
-	 * reader does the same with the reserved ids, and refuses them marked
+	/* A 1.0 reader skips a non-critical section it does not know, as
+	 * this reader does with an id after 1.2's, and refuses one marked
 	 * critical. */
 	encode_host(&buf, &len);
-	noxs_put_u16(buf + DESC(S_HOST) + D_ID, 10);
+	noxs_put_u16(buf + DESC(S_HOST) + D_ID, 15);
 	ok(noxs_page_decode(buf, len, &out, &err) == 0 && !out.has_host,
-	   "reserved id 10, not critical: skipped as unknown");
+	   "unknown id 15, not critical: skipped");
 	noxs_proc_free(&out);
 	noxs_put_u16(buf + DESC(S_HOST) + D_FLAGS, 1);
-	ok(noxs_page_decode(buf, len, &out, &err) == -EPROTONOSUPPORT, "reserved id 10, critical: refused: %s",
+	ok(noxs_page_decode(buf, len, &out, &err) == -EPROTONOSUPPORT, "unknown id 15, critical: refused: %s",
 	   err ? err->msg : "");
 	lv_error_free(&err);
 	free(buf);
