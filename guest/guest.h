@@ -79,6 +79,9 @@ bool guest_cmdline_has(const char *word);
 int guest_find_ctl(struct guest_ctx *g, struct lv_error **err);
 int guest_apply_page(struct guest_ctx *g, struct lv_error **err);
 
+/* net.c: lo up, and the page's NICs, addresses and routes. */
+int guest_apply_net(struct guest_ctx *g, struct lv_error **err);
+
 /* devices.c: checks the page's devices and channels against the VM. */
 int guest_check_devices(struct guest_ctx *g, bool rootfs_came, struct lv_error **err);
 /* Makes newroot (a mount point) the root: moves /dev, /proc and /sys under

@@ -438,6 +438,9 @@ int guest_apply_page(struct guest_ctx *g, struct lv_error **err)
 	}
 	if (p->hostname && p->hostname[0] && sethostname(p->hostname, strlen(p->hostname)) < 0)
 		return lv_err(err, errno, "sethostname %s", p->hostname);
+	r = guest_apply_net(g, err);
+	if (r < 0)
+		return r;
 	for (uint32_t i = 0; i < p->nsysctls; i++) {
 		r = apply_sysctl(&p->sysctls[i], err);
 		if (r < 0)

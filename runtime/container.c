@@ -24,6 +24,7 @@
 #include "hooks.h"
 #include "initramfs.h"
 #include "monitor.h"
+#include "net.h"
 #include "page_build.h"
 #include "tty_proxy.h"
 
@@ -113,6 +114,10 @@ struct create_plan {
 	const char *disk; /* annotation org.lightvm.disk, in spec */
 	const char *tap;  /* annotation org.lightvm.tap, in spec */
 	uint8_t mac[6];   /* with tap: the guest NIC's */
+	enum rt_net_mode net_mode;
+	/* The create-time hooks run before the VM is launched: they are what
+	 * puts the engine's interface into the namespace the monitor made. */
+	bool hooks_before_launch;
 };
 
 /* A raw disk image given to the VM read-only as its first virtio-blk disk
@@ -212,6 +217,14 @@ static int plan_create(struct rt_context *ctx, const struct rt_create_opts *o, b
 	r = plan_tap(p, err);
 	if (r < 0)
 		return r;
+	p->net_mode = rt_net_mode(p->spec, p->tap != NULL);
+	if (p->net_mode == RT_NET_PATH) {
+		r = rt_net_check(p->spec, err);
+		if (r < 0)
+			return r;
+	}
+	p->hooks_before_launch = p->net_mode == RT_NET_NEW &&
+				 (p->spec->hooks.n_create_runtime || p->spec->hooks.n_prestart);
 	{
 		struct rt_initramfs_req req = {
 			.rootfs = p->spec->rootfs,
@@ -255,6 +268,60 @@ static int plan_create(struct rt_context *ctx, const struct rt_create_opts *o, b
 	}
 }
 
+static int run_hooks_with_state(struct rt_context *ctx, const char *id, const char *kind, const struct rt_hook *h,
+				size_t n, struct lv_error **err);
+
+/* The create-time hooks for a monitor that waits for them before it
+ * launches the VM (hooks_before_launch): the state they read is ours to
+ * give (the monitor has written none yet, and we hold the lock), status
+ * "creating" with the monitor's pid, as runc gives its prestart hooks. */
+static int run_hooks_early(const struct rt_create_opts *o, const struct create_plan *p, pid_t pid,
+			   struct lv_error **err)
+{
+	struct rt_state st = {
+		.id = (char *)o->id, .pid = pid, .status = RT_STATUS_CREATING, .bundle = (char *)o->bundle,
+		.rootfs = p->spec->rootfs, .owner = (char *)"", .annotations = p->spec->annotations,
+		.nannotations = p->spec->nannotations,
+	};
+	cleanup_free char *json = NULL;
+	json_t *j;
+	int r;
+
+	rt_proc_start_time(pid, &st.pid_start, NULL, NULL);
+	st.created = rt_now_rfc3339();
+	j = rt_state_to_oci_json(&st);
+	json = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	free(st.created);
+	if (!json)
+		return lv_err(err, ENOMEM, "state json");
+	r = rt_hooks_run("createRuntime", p->spec->hooks.create_runtime, p->spec->hooks.n_create_runtime, json, err);
+	if (r == 0)
+		r = rt_hooks_run("prestart", p->spec->hooks.prestart, p->spec->hooks.n_prestart, json, err);
+	return r;
+}
+
+/* With hooks_before_launch: waits for the monitor to be in its network
+ * namespace, runs the hooks, and lets it go on (or, if they fail, ends it
+ * with the error). */
+static int hooks_handshake(const struct rt_create_opts *o, const struct create_plan *p, pid_t pid, int fd,
+			   struct lv_error **err)
+{
+	char c;
+	ssize_t n;
+
+	while ((n = read(fd, &c, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1)
+		return 0; /* the monitor failed before: read_sync says why */
+	if (run_hooks_early(o, p, pid, err) < 0)
+		return -1;
+	c = 'g';
+	if (write(fd, &c, 1) != 1)
+		return 0; /* gone meanwhile: read_sync says why */
+	return 0;
+}
+
 /* Runs the monitor in a child and waits for it to report that the guest
  * is ready (or why not).  On success the container is "created" and
  * *monitor_pid is our child (the caller decides whether to wait for it). */
@@ -264,6 +331,7 @@ static int spawn_monitor(struct rt_context *ctx, const struct rt_create_opts *o,
 	cleanup_close int dirfd = -1;
 	cleanup_close int console = -1;
 	int sync[2] = { -1, -1 };
+	int hooks[2] = { -1, -1 };
 	pid_t pid;
 	int r;
 
@@ -286,11 +354,21 @@ static int spawn_monitor(struct rt_context *ctx, const struct rt_create_opts *o,
 		r = lv_err(err, errno, "pipe");
 		goto fail_dir;
 	}
+	if (p->hooks_before_launch && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, hooks) < 0) {
+		r = lv_err(err, errno, "socketpair for the hooks");
+		close(sync[0]);
+		close(sync[1]);
+		goto fail_dir;
+	}
 	pid = fork();
 	if (pid < 0) {
 		r = lv_err(err, errno, "fork the monitor");
 		close(sync[0]);
 		close(sync[1]);
+		if (hooks[0] >= 0) {
+			close(hooks[0]);
+			close(hooks[1]);
+		}
 		goto fail_dir;
 	}
 	if (pid == 0) {
@@ -311,9 +389,11 @@ static int spawn_monitor(struct rt_context *ctx, const struct rt_create_opts *o,
 				.rootfs_archive = p->rootfs_archive,
 			},
 			.page = p->page, .page_len = p->page_len, .sync_fd = sync[1], .console_fd = console,
-			.autostart = autostart,
+			.autostart = autostart, .net_mode = p->net_mode, .hooks_fd = hooks[1],
 		};
 		close(sync[0]);
+		if (hooks[0] >= 0)
+			close(hooks[0]);
 		if (*tty_sock >= 0)
 			close(*tty_sock);
 		/* The creating process keeps the state lock until we report; our
@@ -323,7 +403,16 @@ static int spawn_monitor(struct rt_context *ctx, const struct rt_create_opts *o,
 		_exit(rt_monitor_main(&a));
 	}
 	close(sync[1]);
-	r = read_sync(sync[0], err);
+	r = 0;
+	if (hooks[0] >= 0) {
+		close(hooks[1]);
+		r = hooks_handshake(o, p, pid, hooks[0], err);
+		close(hooks[0]);
+	}
+	if (r < 0)
+		kill(pid, SIGKILL);
+	else
+		r = read_sync(sync[0], err);
 	close(sync[0]);
 	if (r < 0) {
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -400,10 +489,13 @@ static int create_common(struct rt_context *ctx, const struct rt_create_opts *o,
 	r = spawn_monitor(ctx, o, &p, *started, &pid, tty_sock, err);
 	if (r < 0)
 		goto out;
-	r = run_hooks_with_state(ctx, o->id, "createRuntime", p.spec->hooks.create_runtime,
-				 p.spec->hooks.n_create_runtime, err);
-	if (r == 0)
-		r = run_hooks_with_state(ctx, o->id, "prestart", p.spec->hooks.prestart, p.spec->hooks.n_prestart, err);
+	if (!p.hooks_before_launch) {
+		r = run_hooks_with_state(ctx, o->id, "createRuntime", p.spec->hooks.create_runtime,
+					 p.spec->hooks.n_create_runtime, err);
+		if (r == 0)
+			r = run_hooks_with_state(ctx, o->id, "prestart", p.spec->hooks.prestart,
+						 p.spec->hooks.n_prestart, err);
+	}
 	if (r == 0 && o->pid_file)
 		r = write_pid_file(o->pid_file, pid, err);
 	if (r < 0) {

@@ -22,6 +22,11 @@ struct hv_vm_config {
 	const char *disk;       /* a raw image attached read-only as the first disk, or NULL */
 	const char *tap;        /* a tap interface behind the guest's first NIC, or NULL */
 	const uint8_t *mac;     /* with tap: that NIC's MAC (6 bytes), as the device page says */
+	/* With tap: the monitor opened it already (runtime/net.c), tap_fd is
+	 * its fd, still the caller's: the backend gives the VMM its own copy.
+	 * Without: the kvm backend opens tap by name. */
+	bool has_tap_fd;
+	int tap_fd;
 	/* An uncompressed newc cpio of the rootfs that the monitor streams to
 	 * the guest over the control channel (ROOTFS frames) before the page,
 	 * when initrd is the shared init-only shell; NULL: the rootfs is in

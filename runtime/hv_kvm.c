@@ -137,7 +137,12 @@ static int build_prepare(const struct hv_vm_config *vc, struct kvm_build *b, str
 		if (p->disk_fd < 0)
 			return lv_err(err, errno, "disk %s", vc->disk);
 	}
-	if (vc->tap) {
+	if (vc->tap && vc->has_tap_fd) {
+		p->tap_fd = fcntl(vc->tap_fd, F_DUPFD_CLOEXEC, 3);
+		if (p->tap_fd < 0)
+			return lv_err(err, errno, "tap %s", vc->tap);
+		memcpy(b->mac, vc->mac, sizeof(b->mac));
+	} else if (vc->tap) {
 		r = vmm_tap_open(vc->tap, true, &p->tap_fd, NULL, err);
 		if (r < 0)
 			return r;

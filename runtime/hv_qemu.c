@@ -20,6 +20,7 @@
 #include "state.h"
 
 #define QEMU_CTL_FD 3
+#define QEMU_TAP_FD 4
 #define QEMU_MAX_ARGS 48
 
 struct qemu_priv {
@@ -131,6 +132,14 @@ static int build_argv(const struct rt_config *cfg, const struct hv_vm_config *vc
 	FMT("socket,id=ctl,fd=%d", QEMU_CTL_FD);
 	ARG("-device");
 	ARG("virtserialport,chardev=ctl,name=" NOXS_CTL_PORT);
+	if (vc->tap && vc->has_tap_fd && vc->mac) {
+		/* The tap the monitor built (runtime/net.c), inherited as fd 4. */
+		ARG("-netdev");
+		FMT("tap,id=net0,fd=%d", QEMU_TAP_FD);
+		ARG("-device");
+		FMT("virtio-net-device,netdev=net0,mac=%02x:%02x:%02x:%02x:%02x:%02x", vc->mac[0], vc->mac[1],
+		    vc->mac[2], vc->mac[3], vc->mac[4], vc->mac[5]);
+	}
 	argv[n] = NULL;
 #undef ARG
 #undef FMT
@@ -138,7 +147,7 @@ static int build_argv(const struct rt_config *cfg, const struct hv_vm_config *vc
 }
 
 /* Runs in the forked child: only async-signal-safe calls until exec. */
-static void qemu_child(const char *const argv[], int ctl, int logfd, pid_t parent, bool detach)
+static void qemu_child(const char *const argv[], int ctl, int tap, int logfd, pid_t parent, bool detach)
 {
 	sigset_t none;
 	int devnull;
@@ -153,9 +162,9 @@ static void qemu_child(const char *const argv[], int ctl, int logfd, pid_t paren
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0 ||
-	    dup2(ctl, QEMU_CTL_FD) < 0)
+	    dup2(ctl, QEMU_CTL_FD) < 0 || (tap >= 0 && dup2(tap, QEMU_TAP_FD) < 0))
 		_exit(127);
-	syscall(SYS_close_range, QEMU_CTL_FD + 1, ~0u, 0);
+	syscall(SYS_close_range, tap >= 0 ? QEMU_TAP_FD + 1 : QEMU_CTL_FD + 1, ~0u, 0);
 	execvp(argv[0], (char *const *)argv);
 	_exit(127);
 }
@@ -170,6 +179,7 @@ static int qemu_launch(const struct rt_config *cfg, const struct hv_vm_config *v
 	int sv[2] = { -1, -1 };
 	struct qemu_priv *priv = NULL;
 	pid_t parent = getpid(), pid;
+	cleanup_close int tap = -1;
 	int r, i;
 
 	r = build_argv(cfg, vc, bufs, argv, err);
@@ -198,13 +208,18 @@ static int qemu_launch(const struct rt_config *cfg, const struct hv_vm_config *v
 		r = lv_err(err, ENOMEM, "qemu backend");
 		goto out;
 	}
+	/* Above the fds the child moves into place, so no dup2 clobbers it. */
+	if (vc->tap && vc->has_tap_fd && (tap = fcntl(vc->tap_fd, F_DUPFD_CLOEXEC, QEMU_TAP_FD + 1)) < 0) {
+		r = lv_err(err, errno, "tap %s", vc->tap);
+		goto out;
+	}
 	pid = fork();
 	if (pid < 0) {
 		r = lv_err(err, errno, "fork qemu");
 		goto out;
 	}
 	if (pid == 0)
-		qemu_child(argv, sv[1], logfd, parent, vc->detach_vmm);
+		qemu_child(argv, sv[1], tap, logfd, parent, vc->detach_vmm);
 
 	vm->ops = &hv_qemu_ops;
 	vm->vmm_pid = pid;

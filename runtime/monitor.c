@@ -55,6 +55,10 @@ struct monitor {
 	uint64_t t_launch, t_waiting, t_ready, t_exit, t_end;
 	int timings_fd;  /* opened before the sandbox, which forbids creating files */
 	int rootfs_fd;   /* vm_config.rootfs_archive, opened before the sandbox, or -1 */
+	struct hv_vm_config vc; /* a->vm_config, with the NIC net.c built */
+	struct rt_net net;
+	uint8_t *page;   /* a->page, or the one rebuilt with the NIC (net_page) */
+	size_t page_len;
 	bool sandbox;
 	struct rt_sandbox_policy sp;
 	char errmsg[1024];
@@ -488,7 +492,7 @@ static int confine(struct monitor *m, struct lv_error **err)
 		m->sp.state_files = true;
 		m->sp.terminal = m->terminal;
 		m->sp.kvm = m->a->ops->start != NULL;
-		m->sp.block_image = m->a->vm_config.disk != NULL;
+		m->sp.block_image = m->vc.disk != NULL;
 		m->sp.child_pid = m->vm.vmm_pid;
 		m->sp.child_pidfd = m->claimed && m->vm.vmm_pid > 0 && m->vm.exit_fd > 0 ? m->vm.exit_fd : 0;
 		m->sp.write_dirfd = rt_sandbox_landlock_abi() > 0 ? m->dirfd : -1;
@@ -504,6 +508,49 @@ static int confine(struct monitor *m, struct lv_error **err)
 	return 0;
 }
 
+/* Waits for the creating process to have run the create-time hooks, which
+ * fill the network namespace we just made (docker's libnetwork-setkey). */
+static int wait_hooks(struct monitor *m, struct lv_error **err)
+{
+	char c = 'n';
+
+	if (write(m->a->hooks_fd, &c, 1) != 1)
+		return lv_err(err, errno, "report the network namespace");
+	while (read(m->a->hooks_fd, &c, 1) != 1)
+		if (errno != EINTR)
+			return lv_err_msg(err, ECANCELED, "the create-time hooks did not complete");
+	close(m->a->hooks_fd);
+	return 0;
+}
+
+/* The engine's interface behind a tap (net.c), and the page rebuilt to
+ * carry the NIC, its addresses and routes. */
+static int net_page(struct monitor *m, struct lv_error **err)
+{
+	const struct rt_monitor_args *a = m->a;
+	int r;
+
+	if (a->net_mode != RT_NET_NEW && a->net_mode != RT_NET_PATH)
+		return 0;
+	r = rt_net_setup(&m->net, err);
+	if (r < 0 || !m->net.has_nic)
+		return r;
+	rt_debug(&m->ctx->log, "container %s: %s (mtu %u, %u addresses, %u routes%s) behind %s", a->id, m->net.name,
+		 m->net.mtu, m->net.naddrs, m->net.nroutes, m->net.skipped_v6 ? ", IPv6 left out" : "", m->net.tap);
+	m->vc.tap = m->net.tap;
+	m->vc.mac = m->net.mac;
+	m->vc.has_tap_fd = true;
+	m->vc.tap_fd = m->net.tap_fd;
+	{
+		const struct rt_page_devices devs = {
+			.rootfs_channel = m->vc.rootfs_archive != NULL, .disk = m->vc.disk != NULL,
+			.mac = m->net.mac, .nic_name = m->net.name, .mtu = m->net.mtu,
+			.addrs = m->net.addrs, .naddrs = m->net.naddrs, .routes = m->net.routes, .nroutes = m->net.nroutes,
+		};
+		return rt_page_build(a->spec, &devs, &m->page, &m->page_len, err);
+	}
+}
+
 /* Everything before the poll loop, unwound by the caller. */
 static int monitor_setup(struct monitor *m, struct lv_error **err)
 {
@@ -511,6 +558,14 @@ static int monitor_setup(struct monitor *m, struct lv_error **err)
 	cleanup_free char *dir = NULL;
 	int r;
 
+	r = rt_net_enter(a->spec, a->net_mode, err);
+	if (r < 0)
+		return r;
+	if (a->hooks_fd >= 0) {
+		r = wait_hooks(m, err);
+		if (r < 0)
+			return r;
+	}
 	r = setup_signals(m, err);
 	if (r < 0)
 		return r;
@@ -542,8 +597,12 @@ static int monitor_setup(struct monitor *m, struct lv_error **err)
 		if (m->rootfs_fd < 0)
 			return lv_err(err, errno, "open the rootfs archive %s", a->vm_config.rootfs_archive);
 	}
+	r = net_page(m, err);
+	if (r < 0)
+		return r;
 	m->t_launch = lv_now_ns();
-	r = rt_pool_launch(m->ctx, a->ops, &a->vm_config, &m->vm, &m->claimed, err);
+	r = rt_pool_launch(m->ctx, a->ops, &m->vc, &m->vm, &m->claimed, err);
+	rt_net_release_tap(&m->net); /* the VMM has its own */
 	if (r < 0)
 		return r;
 	m->vm_up = true;
@@ -575,9 +634,9 @@ static int monitor_setup(struct monitor *m, struct lv_error **err)
 	}
 	/* The page was built before the VM (and the rootfs stream): its clock
 	 * reading is refreshed now, and its seed does not outlive the send. */
-	rt_page_restamp(a->page, a->page_len);
-	r = noxs_send(m->vm.ctl_fd, NOXS_MSG_PAGE, a->page, (uint32_t)a->page_len, err);
-	noxs_page_wipe_seed(a->page, a->page_len);
+	rt_page_restamp(m->page, m->page_len);
+	r = noxs_send(m->vm.ctl_fd, NOXS_MSG_PAGE, m->page, (uint32_t)m->page_len, err);
+	noxs_page_wipe_seed(m->page, m->page_len);
 	if (r < 0)
 		return lv_err_wrap(err, "hand the device page to the guest");
 sandbox:
@@ -695,6 +754,10 @@ int rt_monitor_main(const struct rt_monitor_args *a)
 	int code;
 
 	m.vm.ctl_fd = m.vm.exit_fd = -1;
+	m.vc = a->vm_config;
+	m.page = a->page;
+	m.page_len = a->page_len;
+	m.net.tap_fd = m.net.janitor_fd = -1;
 	if (chdir("/") < 0 || monitor_setup(&m, &err) < 0) {
 		sync_report(&m, lv_err_errno(err) ? lv_err_errno(err) : EIO, err ? err->msg : "monitor setup failed");
 		lv_error_free(&err);
@@ -737,6 +800,8 @@ out:
 	if (m.vm_up)
 		a->ops->destroy(&m.vm);
 	noxs_rx_free(&m.rx);
+	if (m.page != a->page)
+		free(m.page);
 	free(m.st.created);
 	if (m.timings_fd >= 0)
 		close(m.timings_fd);

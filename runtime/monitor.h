@@ -12,6 +12,7 @@
 
 #include "container.h"
 #include "hv.h"
+#include "net.h"
 #include "spec.h"
 
 struct rt_monitor_args {
@@ -27,6 +28,12 @@ struct rt_monitor_args {
 	int console_fd;     /* connected --console-socket, or -1 */
 	bool autostart;     /* `run` without create-time hooks: start as soon as the
 	                     * guest is ready and report once the process runs */
+	enum rt_net_mode net_mode;
+	/* -1, or: the create-time hooks run between the monitor's entering a
+	 * new network namespace and the VM's launch (they are what fills the
+	 * namespace): the monitor writes one byte here once it is in the
+	 * namespace and launches when it reads one back (runtime/net.c). */
+	int hooks_fd;
 };
 
 /* Every signal a container's pid can be sent and pass on to the guest:

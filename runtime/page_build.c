@@ -114,7 +114,8 @@ static void fill_devices(const struct rt_page_devices *devs, struct noxs_device 
 	if (devs->mac) {
 		struct noxs_device *d = &dv[np->ndevices++];
 
-		*d = (struct noxs_device){ .kind = NOXS_DEV_NET, .name = "eth0" };
+		*d = (struct noxs_device){ .kind = NOXS_DEV_NET, .name = devs->nic_name ? devs->nic_name : "eth0",
+					   .mtu = devs->mtu };
 		memcpy(d->mac, devs->mac, sizeof(d->mac));
 	}
 	np->devices = dv;
@@ -133,6 +134,24 @@ int rt_page_build(const struct rt_spec *spec, const struct rt_page_devices *devs
 
 	memset(&np, 0, sizeof(np));
 	fill_devices(devs, dv, ch, &np);
+	if (devs->mac && (devs->naddrs || devs->nroutes)) {
+		np.addrs = calloc(devs->naddrs + 1, sizeof(*np.addrs));
+		np.routes = calloc(devs->nroutes + 1, sizeof(*np.routes));
+		if (!np.addrs || !np.routes) {
+			r = lv_err(err, ENOMEM, "device page");
+			goto out;
+		}
+		for (i = 0; i < devs->naddrs; i++) {
+			np.addrs[i] = devs->addrs[i];
+			np.addrs[i].device = (uint16_t)(np.ndevices - 1); /* the NIC, listed last */
+		}
+		for (i = 0; i < devs->nroutes; i++) {
+			np.routes[i] = devs->routes[i];
+			np.routes[i].device = (uint16_t)(np.ndevices - 1);
+		}
+		np.naddrs = devs->naddrs;
+		np.nroutes = devs->nroutes;
+	}
 	np.flags = (p->terminal ? NOXS_F_TERMINAL : 0) | (spec->root_readonly ? NOXS_F_ROOT_READONLY : 0) |
 		   (p->no_new_privileges ? NOXS_F_NO_NEW_PRIVS : 0) | (p->caps.present ? NOXS_F_HAS_CAPS : 0) |
 		   (p->umask >= 0 ? NOXS_F_HAS_UMASK : 0);
@@ -206,5 +225,7 @@ out:
 	free(np.mounts);
 	free(np.files);
 	free(np.sysctls);
+	free(np.addrs);
+	free(np.routes);
 	return r;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "../lib/error.h"
+#include "../noxs/page.h"
 #include "spec.h"
 
 /* The VM's devices, as the page describes them to the guest (its devices
@@ -15,6 +16,15 @@ struct rt_page_devices {
 	bool rootfs_channel;  /* the root file system follows on the control channel */
 	bool disk;            /* a read-only disk: the guest's vda */
 	const uint8_t *mac;   /* a NIC (behind a tap): its 6-byte MAC; NULL: none */
+	/* With mac: the NIC's name in the guest (NULL: "eth0"), its MTU (0:
+	 * the device's) and its network (runtime/net.c); the records' device
+	 * index is set here. */
+	const char *nic_name;
+	uint16_t mtu;
+	const struct noxs_addr *addrs;
+	uint32_t naddrs;
+	const struct noxs_route *routes;
+	uint32_t nroutes;
 };
 
 /* Reads the host files that bind mounts copy into the guest, so call it at

@@ -107,6 +107,7 @@ struct rt_spec {
 	uint64_t mem_mib;     /* from linux.resources.memory.limit, 0 = default */
 	unsigned vcpus;       /* from linux.resources.cpu (quota/period or cpus), 0 = default */
 	char *netns_path;     /* linux.namespaces network path, NULL if none */
+	bool has_netns;       /* linux.namespaces has a "network" entry (with or without a path) */
 };
 
 /* Parses and validates config.json text.  bundle is only recorded (may be

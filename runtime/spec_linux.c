@@ -178,6 +178,8 @@ static int parse_namespaces(const json_t *v, struct rt_spec *spec, struct lv_err
 		rt_jpath(q, sizeof(q), "%s.path", p);
 		if ((r = rt_js_string_ref(json_object_get(ns, "path"), q, &path, err)) < 0)
 			return r;
+		if (strcmp(type, "network") == 0)
+			spec->has_netns = true;
 		if (!path || !path[0])
 			continue;
 		if (path[0] != '/')
