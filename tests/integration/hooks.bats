@@ -30,7 +30,9 @@ c['hooks'] = {k: [{'path': h, 'args': [h, k]}] for k in ('createRuntime', 'prest
 		[ "$(json_get 'j["id"]' "$json")" = th ]
 		[ "$(json_get 'j["bundle"]' "$json")" = "$BUNDLE" ]
 		case $kind in
-		prestart) [ "$(json_get 'j["status"]' "$json")" = created ] ;;
+		# As runc gives them (process_linux.go): the VM is not launched yet
+		# (runtime/net.c: the hooks fill the network namespace first).
+		createRuntime | prestart) [ "$(json_get 'j["status"]' "$json")" = creating ] ;;
 		poststart) [ "$(json_get 'j["status"]' "$json")" = running ] ;;
 		poststop) [ "$(json_get 'j["status"]' "$json")" = stopped ] ;;
 		esac

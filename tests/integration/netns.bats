@@ -126,3 +126,38 @@ for s in ('bounding', 'effective', 'permitted'):
 	assert_output_contains "No such file or directory"
 	[ ! -e "$ROOT/tbadns" ]
 }
+
+@test "netns: without a path, a prestart hook fills the monitor's new namespace before the VM starts, as docker's does (one VM)" {
+	requires root lightvm kernel
+	[ -c /dev/net/tun ] || skip "no /dev/net/tun"
+	local n=$((RANDOM % 250 + 1))
+	SUBNET=10.251.$n
+	VETH_HOST=lvh$RANDOM
+	# libnetwork-setkey's part: the state's pid is the monitor, whose
+	# network namespace the engine's interface goes into.
+	cat >"$TESTDIR/hook.sh" <<-HOOK
+		#!/bin/sh -e
+		pid=\$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+		ip link add name $VETH_HOST type veth peer name ${VETH_HOST}p
+		ip link set ${VETH_HOST}p netns "\$pid"
+		nsenter --net=/proc/\$pid/ns/net sh -ec 'ip link set ${VETH_HOST}p name eth0
+			ip addr add $SUBNET.2/24 dev eth0; ip link set eth0 up; ip route add default via $SUBNET.1'
+		ip addr add $SUBNET.1/24 dev $VETH_HOST
+		ip link set $VETH_HOST up
+	HOOK
+	chmod +x "$TESTDIR/hook.sh"
+	update_config "
+c['hooks'] = {'prestart': [{'path': '$TESTDIR/hook.sh'}]}
+assert any(n['type'] == 'network' and not n.get('path') for n in c['linux']['namespaces'])
+for s in ('bounding', 'effective', 'permitted'):
+    c['process']['capabilities'][s] += ['CAP_NET_RAW']"
+	set_cmd sh -c "ip addr show eth0; ping -c 1 -W 5 $SUBNET.1 >/dev/null && echo ping-ok"
+	lightvm_split run --bundle "$BUNDLE" tdocker
+	[ "$status" -eq 0 ]
+	[[ $stdout == *"inet $SUBNET.2/24 "* ]] || fail "the guest's eth0 lacks $SUBNET.2/24"
+	[[ $stdout == *ping-ok* ]] || fail "the guest could not ping $SUBNET.1"
+	# The namespace was the monitor's: it went with it, and the veth too.
+	local i
+	for i in $(seq 50); do ip link show "$VETH_HOST" >/dev/null 2>&1 || break; sleep 0.1; done
+	! ip link show "$VETH_HOST" >/dev/null 2>&1 || fail "$VETH_HOST outlived the container's namespace"
+}
