@@ -102,10 +102,9 @@ void rt_nl_build_redirect_filter(struct rt_nl_msg *m, int from_ifindex, int to_i
 		.tcm_parent = TC_H_MAKE(TC_H_INGRESS, 0),
 		.tcm_info = TC_H_MAKE(1u << 16, htons(ETH_P_ALL)), /* priority 1, every protocol */
 	};
-	struct {
-		struct tc_u32_sel sel;
-		struct tc_u32_key key;
-	} sel = { .sel = { .flags = TC_U32_TERMINAL, .nkeys = 1 } };
+	/* A selector and its one key (all zero: mask 0 at offset 0). */
+	const struct tc_u32_sel head = { .flags = TC_U32_TERMINAL, .nkeys = 1 };
+	uint8_t sel[sizeof(struct tc_u32_sel) + sizeof(struct tc_u32_key)] = { 0 };
 	struct tc_mirred mirred = {
 		.action = TC_ACT_STOLEN,
 		.eaction = TCA_EGRESS_REDIR,
@@ -116,7 +115,8 @@ void rt_nl_build_redirect_filter(struct rt_nl_msg *m, int from_ifindex, int to_i
 	rt_nl_msg_init(m, RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL, &t, sizeof(t));
 	rt_nl_put_str(m, TCA_KIND, "u32");
 	opts = rt_nl_nest_start(m, TCA_OPTIONS);
-	rt_nl_put(m, TCA_U32_SEL, &sel, sizeof(sel));
+	memcpy(sel, &head, sizeof(head));
+	rt_nl_put(m, TCA_U32_SEL, sel, sizeof(sel));
 	acts = rt_nl_nest_start(m, TCA_U32_ACT);
 	act = rt_nl_nest_start(m, 1); /* the first action of the list */
 	rt_nl_put_str(m, TCA_ACT_KIND, "mirred");
