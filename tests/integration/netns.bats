@@ -71,9 +71,18 @@ function assert_netns_clean() {
 	update_config "
 for s in ('bounding', 'effective', 'permitted'):
     c['process']['capabilities'][s] += ['CAP_NET_RAW']"
-	local mac
-	mac=$(cat "/sys/class/net/$VETH_HOST/address")
-	set_cmd sh -c "ip addr show; ip route show; cat /sys/class/net/eth0/address
+	# The engine's resolv.conf, hosts and hostname: file bind mounts, shaped
+	# as docker writes them, copied into the guest at create.
+	printf 'nameserver %s.1\nsearch example.test\n' "$SUBNET" >"$TESTDIR/resolv.conf"
+	printf '127.0.0.1 localhost\n%s.2 tns-host\n' "$SUBNET" >"$TESTDIR/hosts"
+	echo tns-host >"$TESTDIR/hostname"
+	update_config "
+for f in ('resolv.conf', 'hosts', 'hostname'):
+    c['mounts'].append({'destination': '/etc/' + f, 'type': 'bind', 'source': '$TESTDIR/' + f,
+                        'options': ['rbind', 'rprivate']})
+c['hostname'] = 'tns-host'"
+	set_cmd sh -c "cat /etc/resolv.conf /etc/hosts /etc/hostname; hostname
+		ip addr show; ip route show; cat /sys/class/net/eth0/address
 		ping -c 1 -W 5 $SUBNET.1 >/dev/null && echo ping-ok
 		echo served-by-the-guest | nc -l -p 80; echo server-done"
 	__lightvm --debug run --keep --bundle "$BUNDLE" tns </dev/null >"$TESTDIR/run.out" 2>"$TESTDIR/run.err" &
@@ -95,6 +104,9 @@ for s in ('bounding', 'effective', 'permitted'):
 	grep -Fx "$(ip netns exec "$NETNS" cat /sys/class/net/eth0/address)" "$TESTDIR/run.out"
 	grep -qx ping-ok "$TESTDIR/run.out"
 	grep -qx server-done "$TESTDIR/run.out"
+	grep -qx "nameserver $SUBNET.1" "$TESTDIR/run.out"
+	grep -qx "$SUBNET.2 tns-host" "$TESTDIR/run.out"
+	[ "$(grep -cx tns-host "$TESTDIR/run.out")" -eq 2 ]
 	grep -F "lightvm-init: page: device 1: nic eth0 " "$ROOT/tns/console.log"
 	lightvm delete tns
 	[ "$status" -eq 0 ]
@@ -109,6 +121,37 @@ for s in ('bounding', 'effective', 'permitted'):
 	lightvm_split run --bundle "$BUNDLE" tnone
 	[ "$status" -eq 0 ]
 	[ "$stdout" = "$(printf 'lo\nlo-ok')" ]
+}
+
+@test "netns: no network namespace entry (the host's network under runc): loopback only, the host's untouched (one VM)" {
+	requires root lightvm kernel
+	update_config "c['linux']['namespaces'] = [n for n in c['linux']['namespaces'] if n['type'] != 'network']"
+	set_cmd sh -c 'ls /sys/class/net'
+	local before
+	before=$(ip -o link show | grep -c lvtap || true)
+	lightvm_split run --bundle "$BUNDLE" thost
+	[ "$status" -eq 0 ]
+	[ "$stdout" = lo ]
+	[ "$(ip -o link show | grep -c lvtap || true)" = "$before" ]
+}
+
+@test "netns: a second container in a namespace whose interface a VM has is an error; the first keeps it (one VM)" {
+	requires root lightvm kernel
+	[ -c /dev/net/tun ] || skip "no /dev/net/tun"
+	make_netns
+	set_netns_path "$NETNS_PATH"
+	set_cmd sleep 60
+	lightvm create --bundle "$BUNDLE" tfirst
+	[ "$status" -eq 0 ]
+	lightvm create --bundle "$BUNDLE" tsecond
+	[ "$status" -ne 0 ]
+	assert_output_contains "eth0 is taken already"
+	[ ! -e "$ROOT/tsecond" ]
+	tc -n "$NETNS" filter show dev eth0 ingress | grep -q "Egress Redirect to device lvtap" ||
+		fail "the first container's redirect went with the second's failure"
+	lightvm delete --force tfirst
+	[ "$status" -eq 0 ]
+	assert_netns_clean
 }
 
 @test "netns: a network namespace path that is not one is an error naming linux.namespaces" {
