@@ -115,8 +115,10 @@ struct create_plan {
 	const char *tap;  /* annotation org.lightvm.tap, in spec */
 	uint8_t mac[6];   /* with tap: the guest NIC's */
 	enum rt_net_mode net_mode;
-	/* The create-time hooks run before the VM is launched: they are what
-	 * puts the engine's interface into the namespace the monitor made. */
+	/* createRuntime/prestart hooks: they run once the monitor (the
+	 * container's pid) is in the container's network namespace and before
+	 * it launches the VM, since they are what puts the engine's interface
+	 * there (docker's libnetwork-setkey); status "creating", as runc's. */
 	bool hooks_before_launch;
 };
 
@@ -223,8 +225,7 @@ static int plan_create(struct rt_context *ctx, const struct rt_create_opts *o, b
 		if (r < 0)
 			return r;
 	}
-	p->hooks_before_launch = p->net_mode == RT_NET_NEW &&
-				 (p->spec->hooks.n_create_runtime || p->spec->hooks.n_prestart);
+	p->hooks_before_launch = p->spec->hooks.n_create_runtime || p->spec->hooks.n_prestart;
 	{
 		struct rt_initramfs_req req = {
 			.rootfs = p->spec->rootfs,
@@ -267,9 +268,6 @@ static int plan_create(struct rt_context *ctx, const struct rt_create_opts *o, b
 		return rt_page_build(p->spec, &devs, &p->page, &p->page_len, err);
 	}
 }
-
-static int run_hooks_with_state(struct rt_context *ctx, const char *id, const char *kind, const struct rt_hook *h,
-				size_t n, struct lv_error **err);
 
 /* The create-time hooks for a monitor that waits for them before it
  * launches the VM (hooks_before_launch): the state they read is ours to
@@ -485,18 +483,11 @@ static int create_common(struct rt_context *ctx, const struct rt_create_opts *o,
 	r = plan_create(ctx, o, foreground, &p, err);
 	if (r < 0)
 		goto out;
-	*started = want_start && !p.spec->hooks.n_create_runtime && !p.spec->hooks.n_prestart;
+	*started = want_start;
 	r = spawn_monitor(ctx, o, &p, *started, &pid, tty_sock, err);
 	if (r < 0)
 		goto out;
-	if (!p.hooks_before_launch) {
-		r = run_hooks_with_state(ctx, o->id, "createRuntime", p.spec->hooks.create_runtime,
-					 p.spec->hooks.n_create_runtime, err);
-		if (r == 0)
-			r = run_hooks_with_state(ctx, o->id, "prestart", p.spec->hooks.prestart,
-						 p.spec->hooks.n_prestart, err);
-	}
-	if (r == 0 && o->pid_file)
+	if (o->pid_file)
 		r = write_pid_file(o->pid_file, pid, err);
 	if (r < 0) {
 		abort_create(ctx, o->id, pid);

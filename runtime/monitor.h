@@ -26,13 +26,13 @@ struct rt_monitor_args {
 	size_t page_len;
 	int sync_fd;        /* reports "ok" or the error to the creating process */
 	int console_fd;     /* connected --console-socket, or -1 */
-	bool autostart;     /* `run` without create-time hooks: start as soon as the
+	bool autostart;     /* `run`: start as soon as the
 	                     * guest is ready and report once the process runs */
 	enum rt_net_mode net_mode;
-	/* -1, or: the create-time hooks run between the monitor's entering a
-	 * new network namespace and the VM's launch (they are what fills the
-	 * namespace): the monitor writes one byte here once it is in the
-	 * namespace and launches when it reads one back (runtime/net.c). */
+	/* -1, or: the createRuntime/prestart hooks run between the monitor's
+	 * entering the container's network namespace and the VM's launch
+	 * (docker's fill that namespace): the monitor writes one byte here
+	 * once it is in the namespace and launches when it reads one back. */
 	int hooks_fd;
 };
 
