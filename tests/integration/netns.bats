@@ -34,6 +34,20 @@ function make_netns() {
 	ip link set "$VETH_HOST" up
 }
 
+# The kernel pieces the redirect needs (the lab's kernel loads them as
+# modules: tests/lab/prepare.sh): skip honestly without them.
+function requires_veth_tc() {
+	[ -c /dev/net/tun ] || skip "no /dev/net/tun"
+	local t=lvchk$$
+	ip link add name "$t" type veth peer name "${t}p" 2>/dev/null || skip "no veth in this kernel"
+	if ! tc qdisc add dev "$t" ingress 2>/dev/null ||
+		! tc filter add dev "$t" parent ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev "${t}p" 2>/dev/null; then
+		ip link del "$t"
+		skip "no sch_ingress, cls_u32 or act_mirred in this kernel"
+	fi
+	ip link del "$t"
+}
+
 function set_netns_path() {
 	update_config "
 ns = [n for n in c['linux']['namespaces'] if n['type'] != 'network']
@@ -65,7 +79,7 @@ function assert_netns_clean() {
 
 @test "netns: the guest gets eth0 with the namespace's address and route, pings the host and serves it (one VM)" {
 	requires root lightvm kernel
-	[ -c /dev/net/tun ] || skip "no /dev/net/tun"
+	requires_veth_tc
 	make_netns
 	set_netns_path "$NETNS_PATH"
 	update_config "
@@ -137,7 +151,7 @@ c['hostname'] = 'tns-host'"
 
 @test "netns: a second container in a namespace whose interface a VM has is an error; the first keeps it (one VM)" {
 	requires root lightvm kernel
-	[ -c /dev/net/tun ] || skip "no /dev/net/tun"
+	requires_veth_tc
 	make_netns
 	set_netns_path "$NETNS_PATH"
 	set_cmd sleep 60
@@ -172,7 +186,7 @@ c['hostname'] = 'tns-host'"
 
 @test "netns: without a path, a prestart hook fills the monitor's new namespace before the VM starts, as docker's does (one VM)" {
 	requires root lightvm kernel
-	[ -c /dev/net/tun ] || skip "no /dev/net/tun"
+	requires_veth_tc
 	local n=$((RANDOM % 250 + 1))
 	SUBNET=10.251.$n
 	VETH_HOST=lvh$RANDOM
