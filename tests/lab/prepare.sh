@@ -30,7 +30,9 @@ LINUX_SOURCE_TAR=${LINUX_SOURCE_TAR:-$(ls /usr/src/linux-source-*.tar.xz 2>/dev/
 BUSYBOX_STATIC=${BUSYBOX_STATIC:-/bin/busybox}
 # Modules the lab's init loads, in dependency order after resolution.  Add
 # more (e.g. tun vhost_net vhost_vsock) with LAB_EXTRA_MODULES="a b".
-LAB_MODULES="kvm-amd virtio_mmio virtiofs overlay tun ${LAB_EXTRA_MODULES:-}"
+# veth, sch_ingress, cls_u32, act_mirred: the engines' networking
+# (tests/integration/netns.bats, runtime/net.c's TC redirect).
+LAB_MODULES="kvm-amd virtio_mmio virtiofs overlay tun veth sch_ingress cls_u32 act_mirred ${LAB_EXTRA_MODULES:-}"
 
 print_dir=0 force=0
 for a in "$@"; do
