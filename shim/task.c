@@ -176,7 +176,8 @@ static int mount_rootfs(struct shim_ctx *ctx, const struct shim_req *req, struct
 	return 0;
 }
 
-/* The process's stdio: each fifo opened read-write, which never blocks
+/* The process's stdio: a file:// log URI is a file appended to; each fifo
+ * is opened read-write, which never blocks
  * whether or not containerd has opened its end yet.  stdin is given
  * read-only, and one write end stays with the shim until CloseIO so the
  * container does not read EOF before containerd's writer is there. */
@@ -188,7 +189,12 @@ static int open_stdio(struct shim_proc *p, int fds[3], struct lv_error **err)
 		fds[i] = -1;
 		if (!paths[i] || !*paths[i])
 			continue;
-		fds[i] = open(paths[i], (i == 0 ? O_RDONLY | O_NONBLOCK : O_RDWR) | O_CLOEXEC);
+		if (i > 0 && strncmp(paths[i], "file://", 7) == 0) /* ctr --log-uri file:///PATH */
+			fds[i] = open(paths[i] + 7, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		else if (strstr(paths[i], "://"))
+			fds[i] = -1, errno = EOPNOTSUPP; /* binary:// loggers */
+		else
+			fds[i] = open(paths[i], (i == 0 ? O_RDONLY | O_NONBLOCK : O_RDWR) | O_CLOEXEC);
 		if (i == 0 && fds[0] >= 0 && p->stdin_hold < 0)
 			p->stdin_hold = open(paths[0], O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 		if (i == 0 && fds[0] >= 0)
