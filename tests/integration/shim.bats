@@ -163,8 +163,8 @@ function ctr_run() {
 	mkdir -p "$d"
 	(cd "$d" && LIGHTVM_SHIM_ROOT=$CDIR/lvroot LIGHTVM_CONFIG=$CDIR/lightvm.json "$SHIM_BIN" -namespace default \
 		-address "$CDIR/c/containerd.sock" -publish-binary /bin/false -id "$ID" delete >"$d/out")
-	# DeleteResponse {exit_status (field 2) = 137, exited_at (field 3)}
-	[ "$(od -An -tx1 -N3 "$d/out" | tr -d ' ')" = 10891a ] || fail "unexpected: $(od -An -tx1 "$d/out")"
+	# DeleteResponse {exit_status (field 2) = 137 (varint 89 01), exited_at (field 3)}
+	[ "$(od -An -tx1 -N4 "$d/out" | tr -d ' ')" = 1089011a ] || fail "unexpected: $(od -An -tx1 "$d/out")"
 	rm -rf "$d"
 }
 
