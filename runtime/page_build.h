@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "../lib/error.h"
+#include "hv.h"
 #include "spec.h"
 
 /* The VM's devices, as the page describes them to the guest (its devices
@@ -15,6 +16,8 @@ struct rt_page_devices {
 	bool rootfs_channel;  /* the root file system follows on the control channel */
 	bool disk;            /* a read-only disk: the guest's vda */
 	const uint8_t *mac;   /* a NIC (behind a tap): its 6-byte MAC; NULL: none */
+	const struct hv_share *shares; /* one per RT_MOUNT_SHARED mount, in order */
+	size_t nshares;
 };
 
 /* Reads the host files that bind mounts copy into the guest, so call it at

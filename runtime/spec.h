@@ -36,6 +36,7 @@ struct rt_caps {
 enum rt_mount_kind {
 	RT_MOUNT_GUEST,  /* a file system mounted by the guest init (tmpfs, proc, ...) */
 	RT_MOUNT_FILE,   /* bind mount of a host regular file: copied into the guest at create */
+	RT_MOUNT_SHARED, /* bind mount of a host directory: shared with the guest (virtio-fs) */
 	RT_MOUNT_IGNORED /* meaningless inside a VM (cgroup): accepted, documented, skipped */
 };
 
@@ -117,10 +118,10 @@ int rt_spec_parse(const char *json, size_t len, struct rt_spec **out, struct lv_
 int rt_spec_load(const char *bundle, struct rt_spec **out, struct lv_error **err);
 
 /* Resolves rootfs against bundle (must be an existing directory) and
- * classifies bind mounts: a regular-file source becomes RT_MOUNT_FILE,
- * a /dev/shm destination becomes a guest tmpfs, anything else is an error
- * naming the mount ("mounts[3]: bind mount of directory /x into the guest is
- * not supported yet"). */
+ * classifies bind mounts: a regular-file source becomes RT_MOUNT_FILE, a
+ * directory RT_MOUNT_SHARED, a /dev/shm destination a guest tmpfs; anything
+ * else is an error naming the mount ("mounts[3]: bind mount of special file
+ * ..."). */
 int rt_spec_resolve(struct rt_spec *spec, const char *bundle, struct lv_error **err);
 
 const char *rt_spec_annotation(const struct rt_spec *spec, const char *key);
