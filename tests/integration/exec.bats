@@ -121,7 +121,7 @@ JSON
 	[ "$(container_status ex)" = running ]
 }
 
-@test "exec -t --console-socket: the process gets a pty, its master goes to the socket (one VM)" {
+@test "exec -t: a pty in the guest, its master to --console-socket; -t on a terminal passes its size and resizes (one VM)" {
 	requires root lightvm kernel cc
 	build_recvtty
 	start_sleeper ex
@@ -140,6 +140,48 @@ JSON
 	cat -A "$TESTDIR/tty.out" >&2
 	grep -q '^/dev/pts/[0-9]' "$TESTDIR/tty.out"
 	grep -q '^done' "$TESTDIR/tty.out"
+
+	# -t on our own terminal: its size at the start, then a resize
+	# (SIGWINCH to lightvm exec, WINSIZE to the guest's pty).
+	[ -z "$POOL_MODE" ] || __pool_config
+	"$PYTHON" - "$LIGHTVM_BIN" --root "$ROOT" --log "$TESTDIR/runtime.log" exec -t ex \
+		sh -c 'stty size; read x; stty size' >"$TESTDIR/pty.out" 2>&1 <<-'PY'
+		import fcntl, os, pty, struct, sys, termios, time
+		def size(fd, rows, cols):
+		    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+		pid, fd = pty.fork()
+		if pid == 0:
+		    size(0, 33, 101)
+		    os.execv(sys.argv[1], sys.argv[1:])
+		out = b""
+		def read_until(marker):
+		    global out
+		    while marker not in out:
+		        b = os.read(fd, 1024)
+		        if not b:
+		            break
+		        out += b
+		read_until(b"33 101")
+		size(fd, 44, 120)
+		time.sleep(0.5)
+		os.write(fd, b"go\r")
+		try:
+		    read_until(b"44 120")
+		    while True:
+		        b = os.read(fd, 1024)
+		        if not b:
+		            break
+		        out += b
+		except OSError:
+		    pass
+		_, st = os.waitpid(pid, 0)
+		sys.stdout.write(out.decode(errors="replace"))
+		sys.stdout.write("\nstatus %d\n" % os.waitstatus_to_exitcode(st))
+	PY
+	cat -A "$TESTDIR/pty.out" >&2
+	grep -q '33 101' "$TESTDIR/pty.out"
+	grep -q '44 120' "$TESTDIR/pty.out"
+	grep -q '^status 0' "$TESTDIR/pty.out"
 
 	# -d and -t need somewhere to send the pty.
 	lightvm exec -t -d ex true
