@@ -299,10 +299,17 @@ int rt_container_exec(struct rt_context *ctx, const struct rt_exec_opts *o, int 
 	r = base_process(o, st, &p, err);
 	if (r < 0)
 		goto out;
+	rl.terminal = o->tty || (o->process_file && p.terminal);
+	if (rl.terminal && !o->console_socket) {
+		/* Our terminal's size from the start: a WINSIZE after STARTED
+		 * would race with the process's first look at it. */
+		struct winsize ws;
+		if (ioctl(0, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
+			p.rows = ws.ws_row, p.cols = ws.ws_col;
+	}
 	r = build_page(o, &p, &page, &len, err);
 	if (r < 0)
 		goto out;
-	rl.terminal = o->tty || (o->process_file && p.terminal);
 	if (rl.terminal && o->detach && !o->console_socket) {
 		r = lv_err_msg(err, EINVAL, "cannot allocate tty if lightvm will detach without setting console socket");
 		goto out;

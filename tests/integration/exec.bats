@@ -146,7 +146,8 @@ JSON
 	[ -z "$POOL_MODE" ] || __pool_config
 	"$PYTHON" - "$LIGHTVM_BIN" --root "$ROOT" --log "$TESTDIR/runtime.log" exec -t ex \
 		sh -c 'stty size; read x; stty size' >"$TESTDIR/pty.out" 2>&1 <<-'PY'
-		import fcntl, os, pty, struct, sys, termios, time
+		import fcntl, os, pty, signal, struct, sys, termios, time
+		signal.alarm(60)
 		def size(fd, rows, cols):
 		    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 		pid, fd = pty.fork()
