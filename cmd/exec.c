@@ -79,7 +79,7 @@ int cmd_exec(struct cmd_call *call, int argc, char **argv, struct lv_error **err
 	unsigned long n;
 	int c, r, code = 0;
 
-	while ((c = cmd_getopt(call, argc, argv, "+p:tdue:g:c:h", longopts, err)) != -1) {
+	while ((c = cmd_getopt(call, argc, argv, "+p:tdu:e:g:c:h", longopts, err)) != -1) {
 		switch (c) {
 		case 'p':
 			free(process);

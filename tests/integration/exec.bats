@@ -60,10 +60,23 @@ function reaped_pid() {
 	[ "$status" -eq 0 ]
 	[ "$stdout" = $'bar /elsewhere\n/tmp' ]
 
-	lightvm_split exec --user 1000:1001 -g 2000 -g 2001 ex sh -c 'id -u; id -g; id -G'
+	lightvm_split exec -u 1000:1001 -g 2000 --additional-gids 2001 ex sh -c 'id -u; id -g; id -G'
 	[ "$status" -eq 0 ]
 	[[ "$stdout" == $'1000\n1001\n'* ]]
 	[[ "$stdout" == *2000*2001* ]]
+
+	# --cap adds to the container's sets (runc spec's: no CAP_SYS_ADMIN, bit 21).
+	lightvm_split exec ex grep CapBnd /proc/self/status
+	[[ "$stdout" =~ CapBnd:[[:space:]]+([0-9a-f]+) ]]
+	(((0x${BASH_REMATCH[1]} & (1 << 21)) == 0))
+	lightvm_split exec --no-new-privs --cap CAP_SYS_ADMIN ex grep -E '^(NoNewPrivs|CapBnd|CapEff)' /proc/self/status
+	[ "$status" -eq 0 ]
+	[[ "$stdout" == *$'NoNewPrivs:\t1'* ]]
+	[[ "$stdout" =~ CapBnd:[[:space:]]+([0-9a-f]+) ]]
+	(((0x${BASH_REMATCH[1]} & (1 << 21)) != 0))
+	lightvm exec --cap CAP_NOSUCH ex true
+	[ "$status" -eq 255 ]
+	assert_output_contains 'CAP_NOSUCH'
 
 	lightvm_split exec ex nosuch-binary
 	[ "$status" -eq 255 ]
