@@ -21,6 +21,7 @@
 #include "../noxs/chan.h"
 #include "../noxs/page.h"
 #include "ctl.h"
+#include "monitor_exec.h"
 #include "page_build.h"
 #include "pool.h"
 #include "rootfs_stream.h"
@@ -46,6 +47,7 @@ struct monitor {
 	bool in_open, out_ok, err_ok;
 	bool terminal;
 	struct noxs_rx rx;
+	struct rt_mon_exec exec; /* lightvm exec sessions */
 	bool have_exit;
 	bool ctl_open;   /* the guest's end of the channel is still there */
 	bool end_now;    /* tear the VM down without waiting for it to power off */
@@ -215,6 +217,14 @@ static void handle_request(struct monitor *m, int cfd, char *req)
 		else if (default_terminates(signo))
 			end_unstarted(m, signo);
 		rt_ctl_reply(cfd, 0, NULL);
+	} else if (strcmp(req, "exec") == 0) {
+		if (m->phase != MON_RUNNING || m->paused) {
+			rt_ctl_reply(cfd, EINVAL, m->paused ? "cannot exec in a paused container"
+							    : "cannot exec in a container that is not running");
+		} else {
+			rt_mon_exec_accept(&m->exec, cfd); /* keeps or closes cfd */
+			return;
+		}
 	} else if (strcmp(req, "pause") == 0 || strcmp(req, "resume") == 0) {
 		bool pause = req[0] == 'p';
 		if (m->phase != MON_RUNNING || m->paused == pause) {
@@ -327,7 +337,10 @@ static void guest_frame(struct monitor *m, uint16_t type, const uint8_t *p, uint
 		m->t_exit = lv_now_ns();
 		break;
 	default:
-		rt_debug(&m->ctx->log, "container %s: ignoring guest frame type %u", m->a->id, type);
+		if (noxs_is_exec_msg(type))
+			rt_mon_exec_guest_frame(&m->exec, type, p, len);
+		else
+			rt_debug(&m->ctx->log, "container %s: ignoring guest frame type %u", m->a->id, type);
 	}
 }
 
@@ -536,6 +549,9 @@ static int monitor_setup(struct monitor *m, struct lv_error **err)
 	r = noxs_rx_init(&m->rx, err);
 	if (r < 0)
 		return r;
+	r = rt_mon_exec_init(&m->exec, &m->ctx->log, a->id, err);
+	if (r < 0)
+		return r;
 	m->timings_fd = openat(m->dirfd, "timings", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (a->vm_config.rootfs_archive) {
 		m->rootfs_fd = open(a->vm_config.rootfs_archive, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -615,8 +631,8 @@ static void monitor_loop(struct monitor *m)
 	uint64_t exit_deadline = 0;
 
 	while (true) {
-		struct pollfd pfd[5];
-		int n = 0, timeout = -1, i_sig, i_ctl, i_exit, i_listen, i_in = -1;
+		struct pollfd pfd[5 + NOXS_EXEC_MAX_SESSIONS];
+		int n = 0, timeout = -1, i_sig, i_ctl, i_exit, i_listen, i_in = -1, i_exec;
 
 		if (m->end_now)
 			return;
@@ -640,6 +656,8 @@ static void monitor_loop(struct monitor *m)
 		pfd[i_listen = n++] = (struct pollfd){ .fd = m->listen_fd, .events = POLLIN };
 		if (m->phase == MON_RUNNING && m->in_open)
 			pfd[i_in = n++] = (struct pollfd){ .fd = m->in_fd, .events = POLLIN };
+		rt_mon_exec_pollfds(&m->exec, pfd + (i_exec = n));
+		n += NOXS_EXEC_MAX_SESSIONS;
 		if (poll(pfd, (nfds_t)n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -661,6 +679,7 @@ static void monitor_loop(struct monitor *m)
 			handle_client(m);
 		if (i_in >= 0 && (pfd[i_in].revents & (POLLIN | POLLHUP | POLLERR)))
 			forward_stdin(m);
+		rt_mon_exec_events(&m->exec, pfd + i_exec, m->vm.ctl_fd);
 		if (pfd[i_exit].revents & POLLIN) {
 			/* The VM ended; take what the guest still had queued. */
 			while (m->phase != MON_EXITED && read_guest(m)) {
@@ -724,6 +743,8 @@ int rt_monitor_main(const struct rt_monitor_args *a)
 		rt_log(&m.ctx->log, RT_LOG_ERROR, "container %s: the VM ended without reporting the process's exit status",
 		       a->id);
 	code = exit_code(&m);
+	/* As with runc, where execs die with the container's PID namespace. */
+	rt_mon_exec_end_all(&m.exec, "the container's process exited: the exec'd process was killed", SIGKILL);
 	m.st.exit_status = code;
 	m.phase = MON_EXITED;
 	if (m.vm_up) {
@@ -737,6 +758,7 @@ out:
 	if (m.vm_up)
 		a->ops->destroy(&m.vm);
 	noxs_rx_free(&m.rx);
+	rt_mon_exec_free(&m.exec);
 	free(m.st.created);
 	if (m.timings_fd >= 0)
 		close(m.timings_fd);

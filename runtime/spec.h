@@ -128,6 +128,14 @@ const char *rt_spec_annotation(const struct rt_spec *spec, const char *key);
 
 void rt_spec_free(struct rt_spec *spec);
 
+/* A runtime-spec process object in a file (exec --process): validated as
+ * config.json's process is, errors naming the field.  *p is the caller's;
+ * free it with rt_process_release(). */
+int rt_process_load(const char *path, struct rt_process *p, struct lv_error **err);
+void rt_process_release(struct rt_process *p);
+/* CAP_* name ("CAP_KILL") to its number, -EINVAL when unknown. */
+int rt_cap_number(const char *name);
+
 #ifdef RT_SPEC_INTERNAL
 /* Shared by runtime/spec*.c only; not part of the interface.  A json_t that
  * is NULL or JSON null counts as absent: the getters then return 0 and leave
