@@ -52,9 +52,28 @@ static const struct cmd_verb verbs[] = {
 	  ID_TEXT "Prints a JSON stats event every interval until the container stops.\n",
 	  "   --interval value  set the stats collection interval (default: 5s)\n"
 	  "   --stats           display the container's stats then exit\n" },
-	{ "exec", cmd_exec, true, "execute new process inside the container (not supported yet)",
-	  "exec [command options] <container-id> <command> [command options]",
-	  "Not supported yet: it comes with the control channel's exec support.\n", NULL },
+	{ "exec", cmd_exec, true, "execute new process inside the container",
+	  "exec [command options] <container-id> <command> [command options]  || -p process.json <container-id>",
+	  "Where \"<container-id>\" is the name for the instance of the container and\n"
+	  "\"<command>\" is the command to be executed in the container's VM.  The\n"
+	  "process runs in the guest; this command (or, with --detach, the process whose\n"
+	  "pid goes to --pid-file) relays its stdio, forwards signals to it and exits\n"
+	  "with its status (128+N for signal N).\n",
+	  "   --console-socket value      path to an AF_UNIX socket which will receive a file descriptor "
+	  "referencing the master end of the console's pseudoterminal\n"
+	  "   --cwd value                 current working directory in the container\n"
+	  "   --env value, -e value       set environment variables (repeatable)\n"
+	  "   --tty, -t                   allocate a pseudo-TTY\n"
+	  "   --user value, -u value      UID (format: <uid>[:<gid>])\n"
+	  "   --additional-gids value, -g value  additional gids (repeatable)\n"
+	  "   --process value, -p value   path to the process.json\n"
+	  "   --detach, -d                detach from the container's process\n"
+	  "   --pid-file value            specify the file to write the host-side process id to\n"
+	  "   --process-label value, --apparmor value  accepted, no effect (no LSM in the guest)\n"
+	  "   --no-new-privs              set the no new privileges value for the process\n"
+	  "   --cap value, -c value       add a capability to the bounding set for the process (repeatable)\n"
+	  "   --preserve-fds value        pass N additional file descriptors to the container; only 0 is "
+	  "supported (default: 0)\n" },
 	{ "kill", cmd_kill, true,
 	  "kill sends the specified signal (default: SIGTERM) to the container's init process",
 	  "kill [command options] <container-id> [signal]",

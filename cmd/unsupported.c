@@ -2,11 +2,6 @@
  * (cmd_not_supported) so the message and exit status stay the same. */
 #include "cmd.h"
 
-int cmd_exec(struct cmd_call *call, int argc, char **argv, struct lv_error **err)
-{
-	return cmd_not_supported(call, argc, argv, " (it comes with the control channel's exec support)", err);
-}
-
 int cmd_update(struct cmd_call *call, int argc, char **argv, struct lv_error **err)
 {
 	return cmd_not_supported(call, argc, argv, NULL, err);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <poll.h>
 #include <sys/types.h>
 
 #include "../lib/error.h"
@@ -26,6 +27,24 @@
 #define GUEST_STDIN_HIGH_WATER (64u * 1024u)
 /* Where a root file system sent over the control channel is unpacked. */
 #define GUEST_NEW_ROOT "/.lightvm/root"
+
+/* Bytes for a process's stdin (pipe write end or pty master) that it has not
+ * read yet. */
+struct guest_inq {
+	int fd;                 /* -1 once closed */
+	uint8_t *buf;
+	size_t len, cap;
+	bool eof_pending;       /* close fd once buf drains */
+};
+
+/* Where a spawned process's stdio ends up on the init's side. */
+struct guest_stdio {
+	int in_fd;              /* stdin pipe write end or pty master (dup) */
+	int out_fd;             /* stdout pipe read end or pty master */
+	int err_fd;             /* stderr pipe read end, -1 with a terminal */
+};
+
+struct guest_exec;              /* exec.c: one exec session */
 
 struct guest_ctx {
 	bool debug;
@@ -45,14 +64,14 @@ struct guest_ctx {
 	/* The running process. */
 	pid_t pid;
 	int sigfd;              /* signalfd for SIGCHLD */
-	int in_fd;              /* stdin pipe write end or pty master (dup) */
+	struct guest_inq in;    /* its stdin */
 	int out_fd;             /* stdout pipe read end or pty master */
 	int err_fd;             /* stderr pipe read end, -1 with a terminal */
-	uint8_t *in_buf;        /* stdin bytes not yet taken by the process */
-	size_t in_len, in_cap;
-	bool in_eof_pending;    /* close in_fd once in_buf drains */
 	bool exited;
 	int status;             /* wait status of the process */
+
+	/* Exec sessions (lightvm exec), by slot; NULL when free. */
+	struct guest_exec *exec[NOXS_EXEC_MAX_SESSIONS];
 };
 
 /* Debug log on the serial console, only with lightvm.debug on the kernel
@@ -89,7 +108,13 @@ int guest_check_devices(struct guest_ctx *g, bool rootfs_came, struct lv_error *
  * cannot be pivot_root'ed).  The control port stays open across. */
 int guest_switch_root(struct guest_ctx *g, const char *newroot, struct lv_error **err);
 
-/* spawn.c: starts the process; on success g->pid and the stdio fds are set
+/* spawn.c: starts proc with its own stdio (pipes, or a pty of rows x cols);
+ * on success *pid and *io are set (parent ends, non-blocking).  When the
+ * process could not be started, *status is the wait status to report, *err
+ * says why and the return is negative. */
+int guest_spawn_proc(struct guest_ctx *g, const struct noxs_proc *proc, uint16_t rows, uint16_t cols, pid_t *pid,
+		     struct guest_stdio *io, int *status, struct lv_error **err);
+/* The container's process: on success g->pid and the stdio fds are set
  * and STARTED was sent.  When the process could not be started, *status is
  * the wait status to report, *err says why and the return is negative. */
 int guest_spawn(struct guest_ctx *g, int *status, struct lv_error **err);
@@ -101,5 +126,32 @@ int guest_check_exec(struct guest_ctx *g, int *status, struct lv_error **err);
  * the host goes away (returns negative). */
 int guest_relay(struct guest_ctx *g, struct lv_error **err);
 void guest_set_winsize(struct guest_ctx *g, int fd);
+void guest_winsize(struct guest_ctx *g, int fd, uint16_t rows, uint16_t cols);
+/* The stdin queue: flush writes what the process takes now (closing at a
+ * pending EOF once drained); queue appends, up to GUEST_STDIN_HIGH_WATER
+ * beyond which the caller stops taking frames. */
+void guest_inq_flush(struct guest_ctx *g, struct guest_inq *q);
+void guest_inq_queue(struct guest_ctx *g, struct guest_inq *q, const uint8_t *data, uint32_t len);
+void guest_inq_close(struct guest_inq *q);
+/* Reads what fd has now and sends it as frames of type (with the session id
+ * first when id_prefix); closes fd at EOF.  Returns 1 when data was sent. */
+int guest_forward_output(struct guest_ctx *g, int *fd, uint16_t type, const uint32_t *id_prefix,
+			 struct lv_error **err);
+
+/* exec.c: exec sessions, run while the container's process runs. */
+/* A host frame of an exec session (noxs_is_exec_msg(type)). */
+void guest_exec_frame(struct guest_ctx *g, uint16_t type, const uint8_t *payload, uint32_t len);
+/* Fills pfd[0 .. 3 * NOXS_EXEC_MAX_SESSIONS) (fd -1 for nothing). */
+#define GUEST_EXEC_POLLFDS (3u * NOXS_EXEC_MAX_SESSIONS)
+void guest_exec_pollfds(struct guest_ctx *g, struct pollfd *pfd);
+int guest_exec_events(struct guest_ctx *g, const struct pollfd *pfd, struct lv_error **err);
+/* A child was reaped: true when it was an exec session's process. */
+bool guest_exec_reaped(struct guest_ctx *g, pid_t pid, int status);
+/* Sends EXEC_EXIT for every session whose process exited (after what is
+ * left of its output) and frees it. */
+int guest_exec_finish(struct guest_ctx *g, struct lv_error **err);
+/* Whether every session's stdin queue has room for more frames. */
+bool guest_exec_stdin_room(const struct guest_ctx *g);
+void guest_exec_free_all(struct guest_ctx *g);
 
 #endif

@@ -173,10 +173,13 @@ static void early_frame(struct guest_ctx *g, uint16_t type, const uint8_t *paylo
 		break;
 	case NOXS_MSG_STDIN_EOF:
 		/* Kept, so that an empty stdin still reaches EOF. */
-		g->in_eof_pending = true;
+		g->in.eof_pending = true;
 		break;
 	default:
-		guest_log(g, "ignoring frame type %#x before START", type);
+		if (noxs_is_exec_msg(type)) /* refused: the container has not started */
+			guest_exec_frame(g, type, payload, len);
+		else
+			guest_log(g, "ignoring frame type %#x before START", type);
 		break;
 	}
 }
@@ -312,7 +315,7 @@ static int setup_signals(struct guest_ctx *g, struct lv_error **err)
 int main(void)
 {
 	struct guest_ctx g = {
-		.console = -1, .ctl = -1, .sigfd = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1,
+		.console = -1, .ctl = -1, .sigfd = -1, .in = { .fd = -1 }, .out_fd = -1, .err_fd = -1,
 	};
 	struct lv_error *err = NULL;
 	int status = 1 << 8;

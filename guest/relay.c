@@ -21,19 +21,19 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-static void close_stdin(struct guest_ctx *g)
+void guest_inq_close(struct guest_inq *q)
 {
-	close_fd(&g->in_fd);
-	free(g->in_buf);
-	g->in_buf = NULL;
-	g->in_len = g->in_cap = 0;
-	g->in_eof_pending = false;
+	close_fd(&q->fd);
+	free(q->buf);
+	q->buf = NULL;
+	q->len = q->cap = 0;
+	q->eof_pending = false;
 }
 
-static void flush_stdin(struct guest_ctx *g)
+void guest_inq_flush(struct guest_ctx *g, struct guest_inq *q)
 {
-	while (g->in_fd >= 0 && g->in_len > 0) {
-		ssize_t n = write(g->in_fd, g->in_buf, g->in_len);
+	while (q->fd >= 0 && q->len > 0) {
+		ssize_t n = write(q->fd, q->buf, q->len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -41,34 +41,34 @@ static void flush_stdin(struct guest_ctx *g)
 		if (n < 0) {
 			/* EPIPE / EIO: nobody reads the process's stdin
 			 * any more; what is left cannot be delivered. */
-			guest_log(g, "stdin: %s, dropping %zu bytes", strerror(errno), g->in_len);
-			close_stdin(g);
+			guest_log(g, "stdin: %s, dropping %zu bytes", strerror(errno), q->len);
+			guest_inq_close(q);
 			return;
 		}
-		memmove(g->in_buf, g->in_buf + n, g->in_len - (size_t)n);
-		g->in_len -= (size_t)n;
+		memmove(q->buf, q->buf + n, q->len - (size_t)n);
+		q->len -= (size_t)n;
 	}
-	if (g->in_len == 0 && g->in_eof_pending)
-		close_stdin(g);
+	if (q->len == 0 && q->eof_pending)
+		guest_inq_close(q);
 }
 
-static void queue_stdin(struct guest_ctx *g, const uint8_t *data, uint32_t len)
+void guest_inq_queue(struct guest_ctx *g, struct guest_inq *q, const uint8_t *data, uint32_t len)
 {
-	if (g->in_fd < 0 || g->in_eof_pending || len == 0)
+	if (q->fd < 0 || q->eof_pending || len == 0)
 		return;
-	if (g->in_cap - g->in_len < len) {
-		size_t cap = g->in_len + len;
-		uint8_t *b = realloc(g->in_buf, cap);
+	if (q->cap - q->len < len) {
+		size_t cap = q->len + len;
+		uint8_t *b = realloc(q->buf, cap);
 		if (!b) {
 			guest_log(g, "stdin: out of memory, dropping %u bytes", len);
 			return;
 		}
-		g->in_buf = b;
-		g->in_cap = cap;
+		q->buf = b;
+		q->cap = cap;
 	}
-	memcpy(g->in_buf + g->in_len, data, len);
-	g->in_len += len;
-	flush_stdin(g);
+	memcpy(q->buf + q->len, data, len);
+	q->len += len;
+	guest_inq_flush(g, q);
 }
 
 static void handle_frame(struct guest_ctx *g, uint16_t type, const uint8_t *payload, uint32_t len)
@@ -77,13 +77,13 @@ static void handle_frame(struct guest_ctx *g, uint16_t type, const uint8_t *payl
 
 	switch (type) {
 	case NOXS_MSG_STDIN:
-		queue_stdin(g, payload, len);
+		guest_inq_queue(g, &g->in, payload, len);
 		break;
 	case NOXS_MSG_STDIN_EOF:
-		if (terminal || g->in_fd < 0)
+		if (terminal || g->in.fd < 0)
 			break;
-		g->in_eof_pending = true;
-		flush_stdin(g);
+		g->in.eof_pending = true;
+		guest_inq_flush(g, &g->in);
 		break;
 	case NOXS_MSG_SIGNAL:
 		guest_signal(g, payload, len);
@@ -93,10 +93,14 @@ static void handle_frame(struct guest_ctx *g, uint16_t type, const uint8_t *payl
 			break;
 		g->rows = noxs_get_u16(payload);
 		g->cols = noxs_get_u16(payload + 2);
-		if (terminal && g->in_fd >= 0)
-			guest_set_winsize(g, g->in_fd);
+		if (terminal && g->in.fd >= 0)
+			guest_set_winsize(g, g->in.fd);
 		break;
 	default:
+		if (noxs_is_exec_msg(type)) {
+			guest_exec_frame(g, type, payload, len);
+			break;
+		}
 		guest_log(g, "ignoring frame type %#x (%u bytes)", type, len);
 		break;
 	}
@@ -105,7 +109,7 @@ static void handle_frame(struct guest_ctx *g, uint16_t type, const uint8_t *payl
 /* Takes frames already buffered, as long as stdin has room for them. */
 static int take_frames(struct guest_ctx *g, struct lv_error **err)
 {
-	while (g->in_len < GUEST_STDIN_HIGH_WATER) {
+	while (g->in.len < GUEST_STDIN_HIGH_WATER && guest_exec_stdin_room(g)) {
 		uint16_t type;
 		const uint8_t *payload;
 		uint32_t len;
@@ -134,10 +138,12 @@ static int read_ctl(struct guest_ctx *g, struct lv_error **err)
 
 /* Forwards one read of output; closes fd at EOF (EIO on a pty master: the
  * slave side is closed).  Returns 1 when data was sent. */
-static int forward_output(struct guest_ctx *g, int *fd, uint16_t type, struct lv_error **err)
+int guest_forward_output(struct guest_ctx *g, int *fd, uint16_t type, const uint32_t *id_prefix,
+			 struct lv_error **err)
 {
-	uint8_t buf[NOXS_IO_CHUNK];
-	ssize_t n = read(*fd, buf, sizeof(buf));
+	uint8_t buf[NOXS_EXEC_ID_SIZE + NOXS_IO_CHUNK];
+	size_t hdr = id_prefix ? NOXS_EXEC_ID_SIZE : 0;
+	ssize_t n = read(*fd, buf + hdr, NOXS_IO_CHUNK);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
@@ -147,8 +153,15 @@ static int forward_output(struct guest_ctx *g, int *fd, uint16_t type, struct lv
 		close_fd(fd);
 		return 0;
 	}
-	int r = guest_send(g, type, buf, (uint32_t)n, err);
+	if (id_prefix)
+		noxs_put_u32(buf, *id_prefix);
+	int r = guest_send(g, type, buf, (uint32_t)(hdr + (size_t)n), err);
 	return r < 0 ? r : 1;
+}
+
+static int forward_output(struct guest_ctx *g, int *fd, uint16_t type, struct lv_error **err)
+{
+	return guest_forward_output(g, fd, type, NULL, err);
 }
 
 static void reap(struct guest_ctx *g)
@@ -157,6 +170,8 @@ static void reap(struct guest_ctx *g)
 	pid_t p;
 
 	while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (guest_exec_reaped(g, p, st))
+			continue;
 		if (p == g->pid && !g->exited) {
 			g->exited = true;
 			g->status = st;
@@ -207,7 +222,8 @@ static int finish(struct guest_ctx *g, struct lv_error **err)
 				break;
 		}
 	}
-	close_stdin(g);
+	guest_inq_close(&g->in);
+	guest_exec_free_all(g); /* their processes died above; the host ends their sessions */
 	r = drain(g, &g->out_fd, NOXS_MSG_STDOUT, err);
 	if (r >= 0)
 		r = drain(g, &g->err_fd, NOXS_MSG_STDERR, err);
@@ -220,14 +236,14 @@ static int finish(struct guest_ctx *g, struct lv_error **err)
 int guest_relay(struct guest_ctx *g, struct lv_error **err)
 {
 	enum { P_SIG, P_OUT, P_ERR, P_IN, P_CTL, P_N };
-	struct pollfd pfd[P_N];
+	struct pollfd pfd[P_N + GUEST_EXEC_POLLFDS];
 	int r;
 
 	if (g->proc.flags & NOXS_F_TERMINAL)
-		g->in_eof_pending = false; /* in_fd is the pty master */
-	flush_stdin(g); /* an EOF that came before START */
+		g->in.eof_pending = false; /* in.fd is the pty master */
+	guest_inq_flush(g, &g->in); /* an EOF that came before START */
 	while (!g->exited) {
-		bool room = g->in_len < GUEST_STDIN_HIGH_WATER;
+		bool room = g->in.len < GUEST_STDIN_HIGH_WATER && guest_exec_stdin_room(g);
 
 		if (room) {
 			r = take_frames(g, err);
@@ -237,9 +253,10 @@ int guest_relay(struct guest_ctx *g, struct lv_error **err)
 		pfd[P_SIG] = (struct pollfd){.fd = g->sigfd, .events = POLLIN};
 		pfd[P_OUT] = (struct pollfd){.fd = g->out_fd, .events = POLLIN};
 		pfd[P_ERR] = (struct pollfd){.fd = g->err_fd, .events = POLLIN};
-		pfd[P_IN] = (struct pollfd){.fd = g->in_len > 0 ? g->in_fd : -1, .events = POLLOUT};
+		pfd[P_IN] = (struct pollfd){.fd = g->in.len > 0 ? g->in.fd : -1, .events = POLLOUT};
 		pfd[P_CTL] = (struct pollfd){.fd = room ? g->ctl : -1, .events = POLLIN};
-		if (poll(pfd, P_N, -1) < 0) {
+		guest_exec_pollfds(g, pfd + P_N);
+		if (poll(pfd, LV_ARRAY_SIZE(pfd), -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return lv_err(err, errno, "poll");
@@ -251,9 +268,13 @@ int guest_relay(struct guest_ctx *g, struct lv_error **err)
 		if (pfd[P_ERR].revents && (r = forward_output(g, &g->err_fd, NOXS_MSG_STDERR, err)) < 0)
 			return r;
 		if (pfd[P_IN].revents)
-			flush_stdin(g);
+			guest_inq_flush(g, &g->in);
+		if ((r = guest_exec_events(g, pfd + P_N, err)) < 0)
+			return r;
 		if (pfd[P_SIG].revents)
 			read_sigfd(g);
+		if ((r = guest_exec_finish(g, err)) < 0)
+			return r;
 		if (pfd[P_CTL].revents && (r = read_ctl(g, err)) < 0)
 			return r;
 	}

@@ -43,6 +43,7 @@ struct child_report {
 
 /* Descriptors the child needs, prepared by the parent. */
 struct child_io {
+	const struct noxs_proc *proc; /* what to run */
 	int report;             /* write end of the report pipe */
 	int in, out, err;       /* pipe ends for 0, 1, 2 (no terminal) */
 	char slave[64];         /* pty slave path (terminal) */
@@ -69,7 +70,7 @@ static void child_fail(const struct child_io *io, int code, const char *fmt, ...
 
 static void child_stdio(const struct guest_ctx *g, const struct child_io *io)
 {
-	if (!(g->proc.flags & NOXS_F_TERMINAL)) {
+	if (!(io->proc->flags & NOXS_F_TERMINAL)) {
 		if (dup2(io->in, 0) < 0 || dup2(io->out, 1) < 0 || dup2(io->err, 2) < 0)
 			child_fail(io, 1, "dup2: %s", strerror(errno));
 		return;
@@ -82,7 +83,7 @@ static void child_stdio(const struct guest_ctx *g, const struct child_io *io)
 	if (ioctl(fd, TIOCSCTTY, 0) < 0)
 		child_fail(io, 1, "TIOCSCTTY: %s", strerror(errno));
 	/* The process owns its terminal, as with runc; the group stays tty. */
-	if (g->proc.uid != 0 && fchown(fd, g->proc.uid, (gid_t)-1) < 0)
+	if (io->proc->uid != 0 && fchown(fd, io->proc->uid, (gid_t)-1) < 0)
 		child_fail(io, 1, "chown %s: %s", io->slave, strerror(errno));
 	if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
 		child_fail(io, 1, "dup2: %s", strerror(errno));
@@ -92,7 +93,7 @@ static void child_stdio(const struct guest_ctx *g, const struct child_io *io)
 static void child_caps_bounding(const struct guest_ctx *g, const struct child_io *io)
 {
 	for (unsigned cap = 0; cap <= io->last_cap; cap++) {
-		if (g->proc.caps[0] & (1ull << cap))
+		if (io->proc->caps[0] & (1ull << cap))
 			continue;
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
 			child_fail(io, 1, "drop capability %u from the bounding set: %s", cap, strerror(errno));
@@ -103,7 +104,7 @@ static void child_caps_bounding(const struct guest_ctx *g, const struct child_io
 
 static void child_caps_set(const struct guest_ctx *g, const struct child_io *io)
 {
-	const uint64_t *c = g->proc.caps;
+	const uint64_t *c = io->proc->caps;
 	struct cap_header hdr = {.version = CAP_VERSION_3, .pid = 0};
 	struct cap_data data[2];
 
@@ -122,7 +123,7 @@ static void child_caps_set(const struct guest_ctx *g, const struct child_io *io)
 
 static void child_credentials(const struct guest_ctx *g, const struct child_io *io)
 {
-	const struct noxs_proc *p = &g->proc;
+	const struct noxs_proc *p = io->proc;
 	gid_t gids[NOXS_MAX_ITEMS];
 	size_t n = p->ngids < NOXS_MAX_ITEMS ? p->ngids : NOXS_MAX_ITEMS;
 
@@ -179,7 +180,7 @@ int guest_check_exec(struct guest_ctx *g, int *status, struct lv_error **err)
 
 static void __attribute__((noreturn)) child_exec(const struct guest_ctx *g, const struct child_io *io)
 {
-	const struct noxs_proc *p = &g->proc;
+	const struct noxs_proc *p = io->proc;
 	const char *name = p->args[0];
 	char *const *argv = (char *const *)p->args;
 	char *const *envp = (char *const *)p->env;
@@ -218,7 +219,7 @@ static void child_run(const struct guest_ctx *g, const struct child_io *io) __at
 
 static void child_run(const struct guest_ctx *g, const struct child_io *io)
 {
-	const struct noxs_proc *p = &g->proc;
+	const struct noxs_proc *p = io->proc;
 	sigset_t all;
 
 	child_stdio(g, io);
@@ -266,12 +267,17 @@ static unsigned read_last_cap(void)
 	return cap;
 }
 
+void guest_winsize(struct guest_ctx *g, int fd, uint16_t rows, uint16_t cols)
+{
+	struct winsize ws = {.ws_row = rows, .ws_col = cols};
+
+	if (rows && cols && ioctl(fd, TIOCSWINSZ, &ws) < 0)
+		guest_log(g, "TIOCSWINSZ: %s", strerror(errno));
+}
+
 void guest_set_winsize(struct guest_ctx *g, int fd)
 {
-	struct winsize ws = {.ws_row = g->rows, .ws_col = g->cols};
-
-	if (g->rows && g->cols && ioctl(fd, TIOCSWINSZ, &ws) < 0)
-		guest_log(g, "TIOCSWINSZ: %s", strerror(errno));
+	guest_winsize(g, fd, g->rows, g->cols);
 }
 
 static int set_nonblock(int fd)
@@ -281,22 +287,23 @@ static int set_nonblock(int fd)
 	return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ? -errno : 0;
 }
 
-/* Parent ends in g, child ends in io. */
-static int prepare_stdio(struct guest_ctx *g, struct child_io *io, struct lv_error **err)
+/* Parent ends in out, child ends in io. */
+static int prepare_stdio(struct guest_ctx *g, uint16_t rows, uint16_t cols, struct guest_stdio *out,
+			 struct child_io *io, struct lv_error **err)
 {
 	int p[3][2];
 
-	if (g->proc.flags & NOXS_F_TERMINAL) {
+	if (io->proc->flags & NOXS_F_TERMINAL) {
 		int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 		if (m < 0)
 			return lv_err(err, errno, "open /dev/ptmx");
-		g->out_fd = m;
+		out->out_fd = m;
 		if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, io->slave, sizeof(io->slave)) != 0)
 			return lv_err(err, errno, "set up the pty");
-		g->in_fd = fcntl(m, F_DUPFD_CLOEXEC, 3);
-		if (g->in_fd < 0)
+		out->in_fd = fcntl(m, F_DUPFD_CLOEXEC, 3);
+		if (out->in_fd < 0)
 			return lv_err(err, errno, "dup the pty master");
-		guest_set_winsize(g, m);
+		guest_winsize(g, m, rows, cols);
 		return 0;
 	}
 	for (int i = 0; i < 3; i++) {
@@ -306,9 +313,9 @@ static int prepare_stdio(struct guest_ctx *g, struct child_io *io, struct lv_err
 			return lv_err(err, errno, "pipe");
 		}
 	}
-	io->in = p[0][0], g->in_fd = p[0][1];
-	g->out_fd = p[1][0], io->out = p[1][1];
-	g->err_fd = p[2][0], io->err = p[2][1];
+	io->in = p[0][0], out->in_fd = p[0][1];
+	out->out_fd = p[1][0], io->out = p[1][1];
+	out->err_fd = p[2][0], io->err = p[2][1];
 	return 0;
 }
 
@@ -321,19 +328,29 @@ static void close_child_ends(struct child_io *io)
 	io->in = io->out = io->err = io->report = -1;
 }
 
-int guest_spawn(struct guest_ctx *g, int *status, struct lv_error **err)
+static void close_parent_ends(struct guest_stdio *out)
 {
-	struct child_io io = {.report = -1, .in = -1, .out = -1, .err = -1};
+	lv_closep(&out->in_fd);
+	lv_closep(&out->out_fd);
+	lv_closep(&out->err_fd);
+	out->in_fd = out->out_fd = out->err_fd = -1;
+}
+
+int guest_spawn_proc(struct guest_ctx *g, const struct noxs_proc *proc, uint16_t rows, uint16_t cols, pid_t *pid,
+		     struct guest_stdio *out, int *status, struct lv_error **err)
+{
+	struct child_io io = {.proc = proc, .report = -1, .in = -1, .out = -1, .err = -1};
 	struct child_report rep;
 	cleanup_close int report_rd = -1;
 	int fds[2], r, st;
 	size_t got = 0;
-	uint8_t pidbuf[4];
 
 	*status = 1 << 8;
-	if (!g->proc.args || g->proc.nargs == 0 || !g->proc.args[0])
+	*pid = 0;
+	out->in_fd = out->out_fd = out->err_fd = -1;
+	if (!proc->args || proc->nargs == 0 || !proc->args[0])
 		return lv_err_msg(err, EINVAL, "the page has no process arguments");
-	r = prepare_stdio(g, &io, err);
+	r = prepare_stdio(g, rows, cols, out, &io, err);
 	if (r < 0)
 		goto fail;
 	if (pipe2(fds, O_CLOEXEC) < 0) {
@@ -343,12 +360,13 @@ int guest_spawn(struct guest_ctx *g, int *status, struct lv_error **err)
 	report_rd = fds[0], io.report = fds[1];
 	io.last_cap = read_last_cap();
 
-	g->pid = fork();
-	if (g->pid < 0) {
+	*pid = fork();
+	if (*pid < 0) {
+		*pid = 0;
 		r = lv_err(err, errno, "fork");
 		goto fail;
 	}
-	if (g->pid == 0)
+	if (*pid == 0)
 		child_run(g, &io);
 	close_child_ends(&io);
 
@@ -361,25 +379,43 @@ int guest_spawn(struct guest_ctx *g, int *status, struct lv_error **err)
 		got += (size_t)n;
 	}
 	if (got > 0) {
-		while (waitpid(g->pid, &st, 0) < 0 && errno == EINTR)
+		/* Only this pid: a waitpid(-1) here would take an exit that
+		 * the relay's reaper is owed. */
+		while (waitpid(*pid, &st, 0) < 0 && errno == EINTR)
 			;
-		g->pid = 0;
+		*pid = 0;
 		rep.msg[sizeof(rep.msg) - 1] = '\0';
 		*status = got == sizeof(rep) ? st : 1 << 8;
+		close_parent_ends(out);
 		return lv_err_msg(err, EIO, "%s", got == sizeof(rep) ? rep.msg : "the process failed to start");
 	}
-	guest_log(g, "started pid %d", (int)g->pid);
-	int *parent_fds[] = {&g->in_fd, &g->out_fd, &g->err_fd};
+	guest_log(g, "started pid %d", (int)*pid);
+	int *parent_fds[] = {&out->in_fd, &out->out_fd, &out->err_fd};
 	for (size_t i = 0; i < LV_ARRAY_SIZE(parent_fds); i++)
 		if (*parent_fds[i] >= 0 && set_nonblock(*parent_fds[i]) < 0)
 			guest_log(g, "O_NONBLOCK: %s", strerror(errno));
+	return 0;
+fail:
+	close_child_ends(&io);
+	close_parent_ends(out);
+	return r;
+}
+
+int guest_spawn(struct guest_ctx *g, int *status, struct lv_error **err)
+{
+	struct guest_stdio io;
+	uint8_t pidbuf[4];
+	int r = guest_spawn_proc(g, &g->proc, g->rows, g->cols, &g->pid, &io, status, err);
+
+	if (r < 0)
+		return r;
+	g->in.fd = io.in_fd;
+	g->out_fd = io.out_fd;
+	g->err_fd = io.err_fd;
 	noxs_put_u32(pidbuf, (uint32_t)g->pid);
 	r = guest_send(g, NOXS_MSG_STARTED, pidbuf, sizeof(pidbuf), err);
 	if (r < 0)
 		return r;
 	guest_deliver_pending(g);
 	return 0;
-fail:
-	close_child_ends(&io);
-	return r;
 }

@@ -191,3 +191,43 @@ int noxs_send_until(int fd, uint16_t type, const void *payload, uint32_t len, ui
 	}
 	return 0;
 }
+
+int noxs_exec_split(uint16_t type, const uint8_t *payload, uint32_t len, uint32_t *id, const uint8_t **body,
+		    uint32_t *body_len, struct lv_error **err)
+{
+	uint32_t n, min = 0, max;
+
+	if (!noxs_is_exec_msg(type))
+		return lv_err_msg(err, EPROTO, "noxs channel: frame type 0x%x is not an exec frame", type);
+	if (len < NOXS_EXEC_ID_SIZE || (len && !payload))
+		return lv_err_msg(err, EPROTO, "noxs channel: exec frame type 0x%x of %u bytes has no session id", type,
+				  len);
+	n = len - NOXS_EXEC_ID_SIZE;
+	switch (type) {
+	case NOXS_MSG_EXEC:
+		min = 1, max = NOXS_EXEC_PAGE_MAX;
+		break;
+	case NOXS_MSG_EXEC_STDIN:
+	case NOXS_MSG_EXEC_STDOUT:
+	case NOXS_MSG_EXEC_STDERR:
+		max = NOXS_IO_CHUNK;
+		break;
+	case NOXS_MSG_EXEC_ERROR:
+		max = NOXS_EXEC_ERROR_MAX;
+		break;
+	case NOXS_MSG_EXEC_STDIN_EOF:
+		max = 0;
+		break;
+	default: /* SIGNAL, WINSIZE, STARTED, EXIT: one 4-byte field */
+		min = max = 4;
+		break;
+	}
+	if (n < min || n > max)
+		return lv_err_msg(err, EPROTO,
+				  "noxs channel: exec frame type 0x%x has a %u-byte body, expected %u to %u bytes", type,
+				  n, min, max);
+	*id = noxs_get_u32(payload);
+	*body = payload + NOXS_EXEC_ID_SIZE;
+	*body_len = n;
+	return 0;
+}

@@ -29,6 +29,13 @@ enum noxs_msg {
 	NOXS_MSG_WINSIZE = 6,   /* u16 rows, u16 cols */
 	NOXS_MSG_ROOTFS = 7,    /* a chunk of the root file system: newc cpio, uncompressed */
 	NOXS_MSG_ROOTFS_END = 8,/* the archive is complete (empty); PAGE follows */
+	/* Exec sessions (lightvm exec): every payload starts with a u32
+	 * session id the host chose; see noxs_exec_split() for the bounds. */
+	NOXS_MSG_EXEC = 9,          /* id, then a device page holding only the process */
+	NOXS_MSG_EXEC_STDIN = 10,   /* id, bytes */
+	NOXS_MSG_EXEC_STDIN_EOF = 11,/* id */
+	NOXS_MSG_EXEC_SIGNAL = 12,  /* id, u32 signo */
+	NOXS_MSG_EXEC_WINSIZE = 13, /* id, u16 rows, u16 cols */
 	/* guest -> host */
 	NOXS_MSG_READY = 0x81,  /* page applied, waiting for START (empty) */
 	NOXS_MSG_STDOUT = 0x82, /* bytes from stdout (or the pty) */
@@ -36,8 +43,39 @@ enum noxs_msg {
 	NOXS_MSG_EXIT = 0x84,   /* i32 wait status as from waitpid() */
 	NOXS_MSG_ERROR = 0x85,  /* UTF-8 message: setup or exec failed; EXIT follows */
 	NOXS_MSG_STARTED = 0x86,/* u32 guest pid of the process */
-	NOXS_MSG_WAITING = 0x87 /* booted, the port is open: waiting for ROOTFS or PAGE (empty) */
+	NOXS_MSG_WAITING = 0x87,/* booted, the port is open: waiting for ROOTFS or PAGE (empty) */
+	NOXS_MSG_EXEC_STARTED = 0x88,/* id, u32 guest pid */
+	NOXS_MSG_EXEC_STDOUT = 0x89, /* id, bytes */
+	NOXS_MSG_EXEC_STDERR = 0x8a, /* id, bytes */
+	NOXS_MSG_EXEC_EXIT = 0x8b,   /* id, i32 wait status; the session is over */
+	NOXS_MSG_EXEC_ERROR = 0x8c   /* id, UTF-8 message; EXEC_EXIT follows */
 };
+
+/* At most this many exec sessions at once, on either side. */
+#define NOXS_EXEC_MAX_SESSIONS 16u
+/* The exec'd process's page: only the process (no mounts, files, host
+ * section), so much smaller than a container's. */
+#define NOXS_EXEC_PAGE_MAX (64u * 1024u)
+#define NOXS_EXEC_ERROR_MAX 1024u
+#define NOXS_EXEC_ID_SIZE 4u
+/* The largest exec frame payload (EXEC: id + page). */
+#define NOXS_EXEC_FRAME_MAX (NOXS_EXEC_ID_SIZE + NOXS_EXEC_PAGE_MAX)
+
+static inline int noxs_is_exec_msg(uint16_t type)
+{
+	return (type >= NOXS_MSG_EXEC && type <= NOXS_MSG_EXEC_WINSIZE) ||
+	       (type >= NOXS_MSG_EXEC_STARTED && type <= NOXS_MSG_EXEC_ERROR);
+}
+
+/* Splits an exec frame's payload into its session id and body, checking the
+ * body's size for the type: fixed sizes exactly (STDIN_EOF 0, SIGNAL 4,
+ * WINSIZE 4, STARTED 4, EXIT 4), stdio at most NOXS_IO_CHUNK, ERROR at most
+ * NOXS_EXEC_ERROR_MAX, EXEC at most NOXS_EXEC_PAGE_MAX and not empty.
+ * -EPROTO with a message naming the frame otherwise (also for a type that is
+ * not an exec frame).  The peer's frames are untrusted: both sides call it
+ * before using a payload. */
+int noxs_exec_split(uint16_t type, const uint8_t *payload, uint32_t len, uint32_t *id, const uint8_t **body,
+		    uint32_t *body_len, struct lv_error **err);
 
 #define NOXS_SIGNAL_ALL 1u
 

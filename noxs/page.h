@@ -66,8 +66,9 @@ enum noxs_dev_kind {
 	NOXS_DEV_CONTROL = 1, /* the control port: name is the virtio-console port's name */
 	NOXS_DEV_BLOCK = 2,   /* a disk: name is the guest's disk name ("vda") */
 	NOXS_DEV_NET = 3,     /* a NIC: found by mac, named name, mtu set, brought up */
+	NOXS_DEV_FS = 4,      /* a shared directory (virtio-fs): name is its tag */
 };
-#define NOXS_DEVF_READONLY (1u << 0) /* block: attached read-only */
+#define NOXS_DEVF_READONLY (1u << 0) /* block, fs: attached read-only */
 
 struct noxs_device {
 	uint16_t kind;          /* enum noxs_dev_kind */

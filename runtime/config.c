@@ -113,6 +113,7 @@ int rt_config_load(struct rt_config *cfg, struct lv_error **err)
 	cfg->accel = strdup("auto");
 	cfg->kernel = default_kernel();
 	cfg->qemu = strdup("qemu-system-x86_64");
+	cfg->virtiofsd = strdup("/usr/lib/qemu/virtiofsd"); /* Debian's, in qemu-system-common */
 	cfg->cache_dir = strdup("/var/cache/lightvm/initramfs");
 	cfg->sandbox = strdup("on");
 	cfg->rootfs_delivery = strdup("initramfs");
@@ -123,7 +124,7 @@ int rt_config_load(struct rt_config *cfg, struct lv_error **err)
 	cfg->boot_timeout_ms = 60000;
 	cfg->pool_target = 0;
 	cfg->pool_cap = 8;
-	if (!cfg->backend || !cfg->accel || !cfg->kernel || !cfg->qemu || !cfg->cache_dir || !cfg->sandbox ||
+	if (!cfg->backend || !cfg->accel || !cfg->kernel || !cfg->qemu || !cfg->virtiofsd || !cfg->cache_dir || !cfg->sandbox ||
 	    !cfg->rootfs_delivery)
 		return lv_err(err, ENOMEM, "runtime config");
 
@@ -145,6 +146,7 @@ int rt_config_load(struct rt_config *cfg, struct lv_error **err)
 	    (r = get_str(root, "accel", &cfg->accel, path, err)) < 0 ||
 	    (r = get_str(root, "kernel", &cfg->kernel, path, err)) < 0 ||
 	    (r = get_str(root, "qemu", &cfg->qemu, path, err)) < 0 ||
+	    (r = get_str(root, "virtiofsd", &cfg->virtiofsd, path, err)) < 0 ||
 	    (r = get_str(root, "cache_dir", &cfg->cache_dir, path, err)) < 0 ||
 	    (r = get_str(root, "sandbox", &cfg->sandbox, path, err)) < 0 ||
 	    (r = get_str(root, "rootfs_delivery", &cfg->rootfs_delivery, path, err)) < 0)
@@ -202,6 +204,7 @@ void rt_config_free(struct rt_config *cfg)
 	free(cfg->accel);
 	free(cfg->kernel);
 	free(cfg->qemu);
+	free(cfg->virtiofsd);
 	free(cfg->cache_dir);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -17,6 +17,7 @@ struct rt_config {
 	char *accel;            /* qemu backend: "auto", "kvm", "tcg" */
 	char *kernel;           /* guest kernel (bzImage) */
 	char *qemu;             /* qemu-system-x86_64 binary */
+	char *virtiofsd;        /* qemu backend: the file server of directory bind mounts */
 	char *cache_dir;        /* initramfs cache */
 	char *sandbox;          /* the monitor's sandbox: "on", "log" (report, never kill), "off" */
 	char *rootfs_delivery;  /* "initramfs": the rootfs is in the VM's initramfs; "channel": the VM

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -120,6 +121,8 @@ struct create_plan {
 	 * it launches the VM, since they are what puts the engine's interface
 	 * there (docker's libnetwork-setkey); status "creating", as runc's. */
 	bool hooks_before_launch;
+	struct hv_share shares[HV_MAX_SHARES]; /* directory bind mounts */
+	size_t nshares;
 };
 
 /* A raw disk image given to the VM read-only as its first virtio-blk disk
@@ -178,6 +181,33 @@ static void guest_mac(const char *state_dir, uint8_t mac[6])
 	memcpy(mac + 1, h, 5);
 }
 
+/* Directory bind mounts (volumes): each is shared with the guest by its own
+ * file server, under a tag the page's mount names.  Only the QEMU backend
+ * has the device (vhost-user-fs) so far. */
+static int plan_shares(struct create_plan *p, struct lv_error **err)
+{
+	for (size_t i = 0; i < p->spec->nmounts; i++) {
+		const struct rt_mount *m = &p->spec->mounts[i];
+		struct hv_share *s;
+
+		if (m->kind != RT_MOUNT_SHARED)
+			continue;
+		if (p->ops != &hv_qemu_ops)
+			return lv_err_msg(err, ENOTSUP,
+					  "mounts[%zu]: bind mount of directory \"%s\" on \"%s\": the %s backend cannot share "
+					  "directories yet (use the qemu backend, or bind files)",
+					  i, m->source, m->destination, p->ops->name);
+		if (p->nshares == HV_MAX_SHARES)
+			return lv_err_msg(err, E2BIG, "mounts[%zu]: more than %u directory bind mounts", i, HV_MAX_SHARES);
+		s = &p->shares[p->nshares];
+		s->source = m->source;
+		s->readonly = m->flags & MS_RDONLY;
+		snprintf(s->tag, sizeof(s->tag), "lvfs%zu", p->nshares);
+		p->nshares++;
+	}
+	return 0;
+}
+
 static void plan_free(struct create_plan *p)
 {
 	rt_spec_free(p->spec);
@@ -226,6 +256,9 @@ static int plan_create(struct rt_context *ctx, const struct rt_create_opts *o, b
 			return r;
 	}
 	p->hooks_before_launch = p->spec->hooks.n_create_runtime || p->spec->hooks.n_prestart;
+	r = plan_shares(p, err);
+	if (r < 0)
+		return r;
 	{
 		struct rt_initramfs_req req = {
 			.rootfs = p->spec->rootfs,
@@ -264,6 +297,8 @@ static int plan_create(struct rt_context *ctx, const struct rt_create_opts *o, b
 			.rootfs_channel = p->rootfs_archive != NULL,
 			.disk = p->disk != NULL,
 			.mac = p->tap ? p->mac : NULL,
+			.shares = p->shares,
+			.nshares = p->nshares,
 		};
 		return rt_page_build(p->spec, &devs, &p->page, &p->page_len, err);
 	}
@@ -384,6 +419,8 @@ static int spawn_monitor(struct rt_context *ctx, const struct rt_create_opts *o,
 				.disk = p->disk,
 				.tap = p->tap,
 				.mac = p->mac,
+				.shares = p->shares,
+				.nshares = p->nshares,
 				.rootfs_archive = p->rootfs_archive,
 			},
 			.page = p->page, .page_len = p->page_len, .sync_fd = sync[1], .console_fd = console,

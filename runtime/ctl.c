@@ -45,7 +45,7 @@ int rt_ctl_listen(int dirfd, struct lv_error **err)
 	return lv_take_fd(&fd);
 }
 
-int rt_ctl_request(int dirfd, const char *request, struct lv_error **err)
+int rt_ctl_open(int dirfd, const char *request, int *conn, struct lv_error **err)
 {
 	struct sockaddr_un sa;
 	cleanup_close int fd = -1;
@@ -78,11 +78,19 @@ int rt_ctl_request(int dirfd, const char *request, struct lv_error **err)
 	if (n == 0)
 		return lv_err_msg(err, EPIPE, "the container's monitor closed the connection (the container ended)");
 	buf[n] = '\0';
-	if (strcmp(buf, "ok") == 0)
+	if (strcmp(buf, "ok") == 0) {
+		if (conn)
+			*conn = lv_take_fd(&fd);
 		return 0;
+	}
 	if (sscanf(buf, "err %d %n", &errnum, &off) == 1 && off > 0 && errnum > 0)
 		return lv_err_msg(err, errnum, "%s", buf + off);
 	return lv_err_msg(err, EPROTO, "unexpected reply from the container's monitor");
+}
+
+int rt_ctl_request(int dirfd, const char *request, struct lv_error **err)
+{
+	return rt_ctl_open(dirfd, request, NULL, err);
 }
 
 void rt_ctl_reply(int fd, int errnum, const char *msg)

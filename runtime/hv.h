@@ -10,6 +10,15 @@
 #include "../lib/error.h"
 #include "config.h"
 
+/* A host directory shared with the guest (a directory bind mount): served
+ * by a file server on the host and mounted by the guest init by its tag. */
+struct hv_share {
+	const char *source;     /* absolute host directory */
+	char tag[16];           /* "lvfsN": the device's tag, the page's mount source */
+	bool readonly;
+};
+#define HV_MAX_SHARES 16u
+
 struct hv_vm_config {
 	const char *kernel;
 	const char *initrd;
@@ -27,6 +36,8 @@ struct hv_vm_config {
 	 * Without: the kvm backend opens tap by name. */
 	bool has_tap_fd;
 	int tap_fd;
+	const struct hv_share *shares; /* directory bind mounts, in the spec's order */
+	size_t nshares;
 	/* An uncompressed newc cpio of the rootfs that the monitor streams to
 	 * the guest over the control channel (ROOTFS frames) before the page,
 	 * when initrd is the shared init-only shell; NULL: the rootfs is in

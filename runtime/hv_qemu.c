@@ -17,16 +17,21 @@
 
 #include "../noxs/page.h"
 #include "../lib/cleanup.h"
+#include "hv_qemu_fs.h"
 #include "state.h"
 
 #define QEMU_CTL_FD 3
-#define QEMU_TAP_FD 4
-#define QEMU_MAX_ARGS 48
+#define QEMU_FS_FD0 (QEMU_CTL_FD + 1) /* the shares' chardevs: QEMU_FS_FD0 + i */
+#define QEMU_TAP_FD (QEMU_FS_FD0 + (int)HV_MAX_SHARES) /* the tap runtime/net.c built */
+#define QEMU_FD_HIGH 64               /* where they wait, clear of 0..QEMU_TAP_FD */
+#define QEMU_MAX_ARGS (52 + 4 * (int)HV_MAX_SHARES)
 
 struct qemu_priv {
 	bool reaped;
 	bool adopted; /* a pool shell: not our child, so never waited for */
 	bool paused;
+	struct qemu_fs fs[HV_MAX_SHARES]; /* their virtiofsd */
+	size_t nfs;
 };
 
 static int qemu_check(const struct rt_config *cfg, struct lv_error **err)
@@ -90,6 +95,18 @@ static int build_argv(const struct rt_config *cfg, const struct hv_vm_config *vc
 	}
 	ARG("-m");
 	FMT("%u", vc->mem_mib);
+	if (vc->nshares) {
+		/* vhost-user: virtiofsd maps the guest's RAM, so it must be
+		 * a shareable memfd. */
+		ARG("-object");
+		FMT("memory-backend-memfd,id=mem,size=%uM,share=on", vc->mem_mib);
+		ARG("-machine");
+		ARG("memory-backend=mem");
+		/* libvhost-user (virtiofsd) serves virtio 1.0 devices only;
+		 * microvm's virtio-mmio is legacy (version 1) unless told. */
+		ARG("-global");
+		ARG("virtio-mmio.force-legacy=false");
+	}
 	ARG("-smp");
 	FMT("%u", vc->vcpus);
 	ARG("-nodefaults");
@@ -133,12 +150,18 @@ static int build_argv(const struct rt_config *cfg, const struct hv_vm_config *vc
 	ARG("-device");
 	ARG("virtserialport,chardev=ctl,name=" NOXS_CTL_PORT);
 	if (vc->tap && vc->has_tap_fd && vc->mac) {
-		/* The tap the monitor built (runtime/net.c), inherited as fd 4. */
+		/* The tap the monitor built (runtime/net.c), inherited. */
 		ARG("-netdev");
 		FMT("tap,id=net0,fd=%d", QEMU_TAP_FD);
 		ARG("-device");
 		FMT("virtio-net-device,netdev=net0,mac=%02x:%02x:%02x:%02x:%02x:%02x", vc->mac[0], vc->mac[1],
 		    vc->mac[2], vc->mac[3], vc->mac[4], vc->mac[5]);
+	}
+	for (size_t i = 0; i < vc->nshares; i++) {
+		ARG("-chardev");
+		FMT("socket,id=fs%zu,fd=%zu", i, QEMU_FS_FD0 + i);
+		ARG("-device");
+		FMT("vhost-user-fs-device,chardev=fs%zu,tag=%s,queue-size=1024", i, vc->shares[i].tag);
 	}
 	argv[n] = NULL;
 #undef ARG
@@ -147,7 +170,8 @@ static int build_argv(const struct rt_config *cfg, const struct hv_vm_config *vc
 }
 
 /* Runs in the forked child: only async-signal-safe calls until exec. */
-static void qemu_child(const char *const argv[], int ctl, int tap, int logfd, pid_t parent, bool detach)
+static void qemu_child(const char *const argv[], int ctl, int tap, const struct qemu_fs *fs, size_t nfs, int logfd,
+		       pid_t parent, bool detach)
 {
 	sigset_t none;
 	int devnull;
@@ -164,7 +188,16 @@ static void qemu_child(const char *const argv[], int ctl, int tap, int logfd, pi
 	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0 ||
 	    dup2(ctl, QEMU_CTL_FD) < 0 || (tap >= 0 && dup2(tap, QEMU_TAP_FD) < 0))
 		_exit(127);
-	syscall(SYS_close_range, tap >= 0 ? QEMU_TAP_FD + 1 : QEMU_CTL_FD + 1, ~0u, 0);
+	/* The shares' fds and the tap were made >= QEMU_FD_HIGH, clear of these. */
+	for (size_t i = 0; i < nfs; i++)
+		if (dup2(fs[i].qemu_fd, QEMU_FS_FD0 + (int)i) < 0)
+			_exit(127);
+	if (tap >= 0) {
+		syscall(SYS_close_range, QEMU_FS_FD0 + (unsigned)nfs, QEMU_TAP_FD - 1u, 0);
+		syscall(SYS_close_range, QEMU_TAP_FD + 1u, ~0u, 0);
+	} else {
+		syscall(SYS_close_range, QEMU_FS_FD0 + (unsigned)nfs, ~0u, 0);
+	}
 	execvp(argv[0], (char *const *)argv);
 	_exit(127);
 }
@@ -209,9 +242,24 @@ static int qemu_launch(const struct rt_config *cfg, const struct hv_vm_config *v
 		goto out;
 	}
 	/* Above the fds the child moves into place, so no dup2 clobbers it. */
-	if (vc->tap && vc->has_tap_fd && (tap = fcntl(vc->tap_fd, F_DUPFD_CLOEXEC, QEMU_TAP_FD + 1)) < 0) {
+	if (vc->tap && vc->has_tap_fd && (tap = fcntl(vc->tap_fd, F_DUPFD_CLOEXEC, QEMU_FD_HIGH)) < 0) {
 		r = lv_err(err, errno, "tap %s", vc->tap);
 		goto out;
+	}
+	r = qemu_fs_start(cfg->virtiofsd, vc, logfd, priv->fs, err);
+	if (r < 0)
+		goto out;
+	priv->nfs = vc->nshares;
+	for (size_t k = 0; k < priv->nfs; k++) {
+		/* Out of the way of the fds the child sets up. */
+		int high = fcntl(priv->fs[k].qemu_fd, F_DUPFD_CLOEXEC, QEMU_FD_HIGH);
+
+		if (high < 0) {
+			r = lv_err(err, errno, "qemu: fd for share %s", vc->shares[k].tag);
+			goto out;
+		}
+		close(priv->fs[k].qemu_fd);
+		priv->fs[k].qemu_fd = high;
 	}
 	pid = fork();
 	if (pid < 0) {
@@ -219,7 +267,11 @@ static int qemu_launch(const struct rt_config *cfg, const struct hv_vm_config *v
 		goto out;
 	}
 	if (pid == 0)
-		qemu_child(argv, sv[1], tap, logfd, parent, vc->detach_vmm);
+		qemu_child(argv, sv[1], tap, priv->fs, priv->nfs, logfd, parent, vc->detach_vmm);
+	for (size_t k = 0; k < priv->nfs; k++) { /* QEMU has them */
+		close(priv->fs[k].qemu_fd);
+		priv->fs[k].qemu_fd = -1;
+	}
 
 	vm->ops = &hv_qemu_ops;
 	vm->vmm_pid = pid;
@@ -239,6 +291,8 @@ out:
 		close(sv[0]);
 	if (sv[1] >= 0)
 		close(sv[1]);
+	if (priv)
+		qemu_fs_stop(priv->fs, priv->nfs);
 	free(priv);
 	for (i = 0; i < QEMU_MAX_ARGS; i++)
 		free(bufs[i]);
@@ -349,6 +403,8 @@ static void qemu_destroy(struct hv_vm *vm)
 			;
 		p->reaped = true;
 	}
+	if (p)
+		qemu_fs_reap(p->fs, p->nfs);
 	if (vm->exit_fd >= 0)
 		close(vm->exit_fd);
 	if (vm->ctl_fd >= 0)

@@ -21,6 +21,7 @@
 #include "../noxs/chan.h"
 #include "../noxs/page.h"
 #include "ctl.h"
+#include "monitor_exec.h"
 #include "page_build.h"
 #include "pool.h"
 #include "rootfs_stream.h"
@@ -46,6 +47,7 @@ struct monitor {
 	bool in_open, out_ok, err_ok;
 	bool terminal;
 	struct noxs_rx rx;
+	struct rt_mon_exec exec; /* lightvm exec sessions */
 	bool have_exit;
 	bool ctl_open;   /* the guest's end of the channel is still there */
 	bool end_now;    /* tear the VM down without waiting for it to power off */
@@ -219,6 +221,14 @@ static void handle_request(struct monitor *m, int cfd, char *req)
 		else if (default_terminates(signo))
 			end_unstarted(m, signo);
 		rt_ctl_reply(cfd, 0, NULL);
+	} else if (strcmp(req, "exec") == 0) {
+		if (m->phase != MON_RUNNING || m->paused) {
+			rt_ctl_reply(cfd, EINVAL, m->paused ? "cannot exec in a paused container"
+							    : "cannot exec in a container that is not running");
+		} else {
+			rt_mon_exec_accept(&m->exec, cfd); /* keeps or closes cfd */
+			return;
+		}
 	} else if (strcmp(req, "pause") == 0 || strcmp(req, "resume") == 0) {
 		bool pause = req[0] == 'p';
 		if (m->phase != MON_RUNNING || m->paused == pause) {
@@ -331,7 +341,10 @@ static void guest_frame(struct monitor *m, uint16_t type, const uint8_t *p, uint
 		m->t_exit = lv_now_ns();
 		break;
 	default:
-		rt_debug(&m->ctx->log, "container %s: ignoring guest frame type %u", m->a->id, type);
+		if (noxs_is_exec_msg(type))
+			rt_mon_exec_guest_frame(&m->exec, type, p, len);
+		else
+			rt_debug(&m->ctx->log, "container %s: ignoring guest frame type %u", m->a->id, type);
 	}
 }
 
@@ -508,47 +521,19 @@ static int confine(struct monitor *m, struct lv_error **err)
 	return 0;
 }
 
-/* Waits for the creating process to have run the create-time hooks, which
- * fill the network namespace we just made (docker's libnetwork-setkey). */
-static int wait_hooks(struct monitor *m, struct lv_error **err)
-{
-	char c = 'n';
-
-	if (write(m->a->hooks_fd, &c, 1) != 1)
-		return lv_err(err, errno, "report the network namespace");
-	while (read(m->a->hooks_fd, &c, 1) != 1)
-		if (errno != EINTR)
-			return lv_err_msg(err, ECANCELED, "the create-time hooks did not complete");
-	close(m->a->hooks_fd);
-	return 0;
-}
-
-/* The engine's interface behind a tap (net.c), and the page rebuilt to
- * carry the NIC, its addresses and routes. */
+/* The engine's interface behind a tap, and the page rebuilt with the NIC. */
 static int net_page(struct monitor *m, struct lv_error **err)
 {
-	const struct rt_monitor_args *a = m->a;
 	int r;
 
-	if (a->net_mode != RT_NET_NEW && a->net_mode != RT_NET_PATH)
+	if (m->a->net_mode != RT_NET_NEW && m->a->net_mode != RT_NET_PATH)
 		return 0;
-	r = rt_net_setup(&m->net, err);
-	if (r < 0 || !m->net.has_nic)
-		return r;
-	rt_debug(&m->ctx->log, "container %s: %s (mtu %u, %u addresses, %u routes%s) behind %s", a->id, m->net.name,
-		 m->net.mtu, m->net.naddrs, m->net.nroutes, m->net.skipped_v6 ? ", IPv6 left out" : "", m->net.tap);
-	m->vc.tap = m->net.tap;
-	m->vc.mac = m->net.mac;
-	m->vc.has_tap_fd = true;
-	m->vc.tap_fd = m->net.tap_fd;
-	{
-		const struct rt_page_devices devs = {
-			.rootfs_channel = m->vc.rootfs_archive != NULL, .disk = m->vc.disk != NULL,
-			.mac = m->net.mac, .nic_name = m->net.name, .mtu = m->net.mtu,
-			.addrs = m->net.addrs, .naddrs = m->net.naddrs, .routes = m->net.routes, .nroutes = m->net.nroutes,
-		};
-		return rt_page_build(a->spec, &devs, &m->page, &m->page_len, err);
-	}
+	r = rt_net_prepare_vm(m->a->spec, &m->net, &m->vc, &m->page, &m->page_len, err);
+	if (r == 0 && m->net.has_nic)
+		rt_debug(&m->ctx->log, "container %s: %s (mtu %u, %u addresses, %u routes%s) behind %s", m->a->id,
+			 m->net.name, m->net.mtu, m->net.naddrs, m->net.nroutes,
+			 m->net.skipped_v6 ? ", IPv6 left out" : "", m->net.tap);
+	return r;
 }
 
 /* Everything before the poll loop, unwound by the caller. */
@@ -558,14 +543,9 @@ static int monitor_setup(struct monitor *m, struct lv_error **err)
 	cleanup_free char *dir = NULL;
 	int r;
 
-	r = rt_net_enter(a->spec, a->net_mode, err);
+	r = rt_net_enter(a->spec, a->net_mode, a->hooks_fd, err);
 	if (r < 0)
 		return r;
-	if (a->hooks_fd >= 0) {
-		r = wait_hooks(m, err);
-		if (r < 0)
-			return r;
-	}
 	r = setup_signals(m, err);
 	if (r < 0)
 		return r;
@@ -589,6 +569,9 @@ static int monitor_setup(struct monitor *m, struct lv_error **err)
 			return lv_err(err, errno, "process.oomScoreAdj: cannot apply %d", a->spec->process.oom_score_adj);
 	}
 	r = noxs_rx_init(&m->rx, err);
+	if (r < 0)
+		return r;
+	r = rt_mon_exec_init(&m->exec, &m->ctx->log, a->id, err);
 	if (r < 0)
 		return r;
 	m->timings_fd = openat(m->dirfd, "timings", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -674,8 +657,8 @@ static void monitor_loop(struct monitor *m)
 	uint64_t exit_deadline = 0;
 
 	while (true) {
-		struct pollfd pfd[5];
-		int n = 0, timeout = -1, i_sig, i_ctl, i_exit, i_listen, i_in = -1;
+		struct pollfd pfd[5 + NOXS_EXEC_MAX_SESSIONS];
+		int n = 0, timeout = -1, i_sig, i_ctl, i_exit, i_listen, i_in = -1, i_exec;
 
 		if (m->end_now)
 			return;
@@ -699,6 +682,8 @@ static void monitor_loop(struct monitor *m)
 		pfd[i_listen = n++] = (struct pollfd){ .fd = m->listen_fd, .events = POLLIN };
 		if (m->phase == MON_RUNNING && m->in_open)
 			pfd[i_in = n++] = (struct pollfd){ .fd = m->in_fd, .events = POLLIN };
+		rt_mon_exec_pollfds(&m->exec, pfd + (i_exec = n));
+		n += NOXS_EXEC_MAX_SESSIONS;
 		if (poll(pfd, (nfds_t)n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -720,6 +705,7 @@ static void monitor_loop(struct monitor *m)
 			handle_client(m);
 		if (i_in >= 0 && (pfd[i_in].revents & (POLLIN | POLLHUP | POLLERR)))
 			forward_stdin(m);
+		rt_mon_exec_events(&m->exec, pfd + i_exec, m->vm.ctl_fd);
 		if (pfd[i_exit].revents & POLLIN) {
 			/* The VM ended; take what the guest still had queued. */
 			while (m->phase != MON_EXITED && read_guest(m)) {
@@ -787,6 +773,8 @@ int rt_monitor_main(const struct rt_monitor_args *a)
 		rt_log(&m.ctx->log, RT_LOG_ERROR, "container %s: the VM ended without reporting the process's exit status",
 		       a->id);
 	code = exit_code(&m);
+	/* As with runc, where execs die with the container's PID namespace. */
+	rt_mon_exec_end_all(&m.exec, "the container's process exited: the exec'd process was killed", SIGKILL);
 	m.st.exit_status = code;
 	m.phase = MON_EXITED;
 	if (m.vm_up) {
@@ -802,6 +790,7 @@ out:
 	noxs_rx_free(&m.rx);
 	if (m.page != a->page)
 		free(m.page);
+	rt_mon_exec_free(&m.exec);
 	free(m.st.created);
 	if (m.timings_fd >= 0)
 		close(m.timings_fd);

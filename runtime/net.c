@@ -16,6 +16,7 @@
 
 #include "../lib/cleanup.h"
 #include "../vmm/tap.h"
+#include "page_build.h"
 
 #define TAP_TEMPLATE "lvtap%d"
 
@@ -54,7 +55,20 @@ int rt_net_check(const struct rt_spec *spec, struct lv_error **err)
 	return 0;
 }
 
-int rt_net_enter(const struct rt_spec *spec, enum rt_net_mode mode, struct lv_error **err)
+static int wait_hooks(int fd, struct lv_error **err)
+{
+	char c = 'n';
+	ssize_t n;
+
+	if (write(fd, &c, 1) != 1)
+		return lv_err(err, errno, "report the network namespace to the creating process");
+	while ((n = read(fd, &c, 1)) < 0 && errno == EINTR)
+		;
+	close(fd);
+	return n == 1 ? 0 : lv_err_msg(err, ECANCELED, "the create-time hooks did not complete");
+}
+
+int rt_net_enter(const struct rt_spec *spec, enum rt_net_mode mode, int hooks_fd, struct lv_error **err)
 {
 	if (mode == RT_NET_PATH) {
 		cleanup_close int fd = open_netns(spec->netns_path, err);
@@ -68,7 +82,7 @@ int rt_net_enter(const struct rt_spec *spec, enum rt_net_mode mode, struct lv_er
 		if (unshare(CLONE_NEWNET) < 0)
 			return lv_err(err, errno, "linux.namespaces: a new network namespace");
 	}
-	return 0;
+	return hooks_fd >= 0 ? wait_hooks(hooks_fd, err) : 0;
 }
 
 struct gather {
@@ -351,6 +365,28 @@ out:
 	if (r < 0)
 		rt_net_release_tap(n);
 	return r;
+}
+
+int rt_net_prepare_vm(const struct rt_spec *spec, struct rt_net *n, struct hv_vm_config *vc, uint8_t **page,
+		      size_t *page_len, struct lv_error **err)
+{
+	int r = rt_net_setup(n, err);
+
+	if (r < 0 || !n->has_nic)
+		return r;
+	vc->tap = n->tap;
+	vc->mac = n->mac;
+	vc->has_tap_fd = true;
+	vc->tap_fd = n->tap_fd;
+	{
+		const struct rt_page_devices devs = {
+			.rootfs_channel = vc->rootfs_archive != NULL, .disk = vc->disk != NULL,
+			.mac = n->mac, .nic_name = n->name, .mtu = n->mtu,
+			.addrs = n->addrs, .naddrs = n->naddrs, .routes = n->routes, .nroutes = n->nroutes,
+			.shares = vc->shares, .nshares = vc->nshares,
+		};
+		return rt_page_build(spec, &devs, page, page_len, err);
+	}
 }
 
 void rt_net_release_tap(struct rt_net *n)

@@ -20,6 +20,7 @@
 
 #include "../lib/error.h"
 #include "../noxs/page.h"
+#include "hv.h"
 #include "netlink.h"
 #include "spec.h"
 
@@ -56,13 +57,23 @@ enum rt_net_mode rt_net_mode(const struct rt_spec *spec, bool legacy_tap);
  * namespace we can join is an error naming linux.namespaces. */
 int rt_net_check(const struct rt_spec *spec, struct lv_error **err);
 
-/* In the monitor, first thing: joins or creates the namespace. */
-int rt_net_enter(const struct rt_spec *spec, enum rt_net_mode mode, struct lv_error **err);
+/* In the monitor, first thing: joins or creates the namespace.  Then, with
+ * hooks_fd >= 0 (the spec has createRuntime/prestart hooks, which the
+ * creating process runs: docker's puts its veth in our new namespace),
+ * writes one byte there and waits for one back before returning. */
+int rt_net_enter(const struct rt_spec *spec, enum rt_net_mode mode, int hooks_fd, struct lv_error **err);
 
 /* In the monitor, in the namespace, after the create-time hooks and before
  * the VM: finds the interface, builds the tap and the redirect and starts
  * the janitor.  No interface besides lo: n->has_nic false, nothing built. */
 int rt_net_setup(struct rt_net *n, struct lv_error **err);
+
+/* rt_net_setup, then, when it found an interface: vc gets the tap and
+ * the interface's MAC, and *page (the one built at create, without a NIC)
+ * is replaced by a new one (the caller frees it) listing the NIC, its
+ * addresses and routes. */
+int rt_net_prepare_vm(const struct rt_spec *spec, struct rt_net *n, struct hv_vm_config *vc, uint8_t **page,
+		      size_t *page_len, struct lv_error **err);
 
 /* Closes what the monitor holds (the tap fd once the VMM has its own). */
 void rt_net_release_tap(struct rt_net *n);

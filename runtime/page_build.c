@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -118,6 +119,9 @@ static void fill_devices(const struct rt_page_devices *devs, struct noxs_device 
 					   .mtu = devs->mtu };
 		memcpy(d->mac, devs->mac, sizeof(d->mac));
 	}
+	for (size_t i = 0; i < devs->nshares; i++)
+		dv[np->ndevices++] = (struct noxs_device){ .kind = NOXS_DEV_FS, .name = devs->shares[i].tag,
+							   .flags = devs->shares[i].readonly ? NOXS_DEVF_READONLY : 0 };
 	np->devices = dv;
 	np->channels = ch;
 }
@@ -126,15 +130,19 @@ int rt_page_build(const struct rt_spec *spec, const struct rt_page_devices *devs
 		  struct lv_error **err)
 {
 	const struct rt_process *p = &spec->process;
-	struct noxs_device dv[3];
+	struct noxs_device dv[3 + HV_MAX_SHARES];
 	struct noxs_channel ch[2];
 	struct noxs_proc np;
-	size_t i;
+	size_t i, share = 0;
 	int r;
 
+	if (devs->nshares > HV_MAX_SHARES)
+		return lv_err_msg(err, E2BIG, "mounts: %zu directory bind mounts, at most %u", devs->nshares, HV_MAX_SHARES);
 	memset(&np, 0, sizeof(np));
 	fill_devices(devs, dv, ch, &np);
 	if (devs->mac && (devs->naddrs || devs->nroutes)) {
+		const uint16_t nic = devs->disk ? 2 : 1; /* as fill_devices lists them */
+
 		np.addrs = calloc(devs->naddrs + 1, sizeof(*np.addrs));
 		np.routes = calloc(devs->nroutes + 1, sizeof(*np.routes));
 		if (!np.addrs || !np.routes) {
@@ -143,11 +151,11 @@ int rt_page_build(const struct rt_spec *spec, const struct rt_page_devices *devs
 		}
 		for (i = 0; i < devs->naddrs; i++) {
 			np.addrs[i] = devs->addrs[i];
-			np.addrs[i].device = (uint16_t)(np.ndevices - 1); /* the NIC, listed last */
+			np.addrs[i].device = nic;
 		}
 		for (i = 0; i < devs->nroutes; i++) {
 			np.routes[i] = devs->routes[i];
-			np.routes[i].device = (uint16_t)(np.ndevices - 1);
+			np.routes[i].device = nic;
 		}
 		np.naddrs = devs->naddrs;
 		np.nroutes = devs->nroutes;
@@ -198,6 +206,22 @@ int rt_page_build(const struct rt_spec *spec, const struct rt_page_devices *devs
 				goto out;
 			}
 			np.nfiles++;
+		} else if (m->kind == RT_MOUNT_SHARED) {
+			struct noxs_mount *nm = &np.mounts[np.nmounts++];
+
+			if (share >= devs->nshares) {
+				r = lv_err_msg(err, EINVAL, "mounts[%zu]: no share for this directory bind mount", i);
+				goto out;
+			}
+			/* The bind's own flags (bind, rbind, propagation) mean
+			 * nothing to a virtiofs mount; ro, nosuid, nodev, noexec,
+			 * the atime flags do. */
+			nm->destination = m->destination;
+			nm->fstype = "virtiofs";
+			nm->source = devs->shares[share++].tag;
+			nm->flags = m->flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME |
+						MS_RELATIME | MS_STRICTATIME);
+			nm->data = "";
 		} else if (m->kind == RT_MOUNT_GUEST && !guest_builtin_mount(m->destination)) {
 			struct noxs_mount *nm = &np.mounts[np.nmounts++];
 

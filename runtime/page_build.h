@@ -8,6 +8,7 @@
 
 #include "../lib/error.h"
 #include "../noxs/page.h"
+#include "hv.h"
 #include "spec.h"
 
 /* The VM's devices, as the page describes them to the guest (its devices
@@ -25,6 +26,8 @@ struct rt_page_devices {
 	uint32_t naddrs;
 	const struct noxs_route *routes;
 	uint32_t nroutes;
+	const struct hv_share *shares; /* one per RT_MOUNT_SHARED mount, in order */
+	size_t nshares;
 };
 
 /* Reads the host files that bind mounts copy into the guest, so call it at

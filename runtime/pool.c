@@ -162,8 +162,8 @@ int rt_pool_launch(struct rt_context *ctx, const struct hv_ops *ops, const struc
 
 	*claimed = false;
 	/* Only a guest that waits for its rootfs can become any container, and
-	 * shells have no debug console, disk or NIC. */
-	if ((ops->adopt || ops->restore) && vc->rootfs_archive && !vc->disk && !vc->tap && !vc->debug &&
+	 * shells have no debug console, disk, NIC or shared directory. */
+	if ((ops->adopt || ops->restore) && vc->rootfs_archive && !vc->disk && !vc->tap && !vc->nshares && !vc->debug &&
 	    claim(ctx, vc, ops->name, &got) == 1) {
 		if (take_over(ctx, ops, vc, &got, vm, err) == 0) {
 			*claimed = true;

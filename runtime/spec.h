@@ -36,6 +36,7 @@ struct rt_caps {
 enum rt_mount_kind {
 	RT_MOUNT_GUEST,  /* a file system mounted by the guest init (tmpfs, proc, ...) */
 	RT_MOUNT_FILE,   /* bind mount of a host regular file: copied into the guest at create */
+	RT_MOUNT_SHARED, /* bind mount of a host directory: shared with the guest (virtio-fs) */
 	RT_MOUNT_IGNORED /* meaningless inside a VM (cgroup): accepted, documented, skipped */
 };
 
@@ -118,15 +119,23 @@ int rt_spec_parse(const char *json, size_t len, struct rt_spec **out, struct lv_
 int rt_spec_load(const char *bundle, struct rt_spec **out, struct lv_error **err);
 
 /* Resolves rootfs against bundle (must be an existing directory) and
- * classifies bind mounts: a regular-file source becomes RT_MOUNT_FILE,
- * a /dev/shm destination becomes a guest tmpfs, anything else is an error
- * naming the mount ("mounts[3]: bind mount of directory /x into the guest is
- * not supported yet"). */
+ * classifies bind mounts: a regular-file source becomes RT_MOUNT_FILE, a
+ * directory RT_MOUNT_SHARED, a /dev/shm destination a guest tmpfs; anything
+ * else is an error naming the mount ("mounts[3]: bind mount of special file
+ * ..."). */
 int rt_spec_resolve(struct rt_spec *spec, const char *bundle, struct lv_error **err);
 
 const char *rt_spec_annotation(const struct rt_spec *spec, const char *key);
 
 void rt_spec_free(struct rt_spec *spec);
+
+/* A runtime-spec process object in a file (exec --process): validated as
+ * config.json's process is, errors naming the field.  *p is the caller's;
+ * free it with rt_process_release(). */
+int rt_process_load(const char *path, struct rt_process *p, struct lv_error **err);
+void rt_process_release(struct rt_process *p);
+/* CAP_* name ("CAP_KILL") to its number, -EINVAL when unknown. */
+int rt_cap_number(const char *name);
 
 #ifdef RT_SPEC_INTERNAL
 /* Shared by runtime/spec*.c only; not part of the interface.  A json_t that

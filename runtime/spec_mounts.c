@@ -238,10 +238,10 @@ static int resolve_bind(struct rt_mount *m, const char *path, const char *bundle
 		m->kind = RT_MOUNT_FILE;
 		return 0;
 	}
-	if (S_ISDIR(st.st_mode))
-		return rt_js_fail(err, path,
-				  "bind mount of directory \"%s\" on \"%s\" is not supported yet (shared volumes come with virtio-fs)",
-				  m->source, m->destination);
+	if (S_ISDIR(st.st_mode)) {
+		m->kind = RT_MOUNT_SHARED;
+		return 0;
+	}
 	return rt_js_fail(err, path, "bind mount of special file \"%s\" on \"%s\" is not supported", m->source,
 			  m->destination);
 }

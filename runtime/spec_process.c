@@ -49,6 +49,14 @@ static const char *const cap_names[] = {
 
 _Static_assert(LV_ARRAY_SIZE(cap_names) == 41, "CAP_CHECKPOINT_RESTORE is 40");
 
+int rt_cap_number(const char *name)
+{
+	for (size_t c = 0; c < LV_ARRAY_SIZE(cap_names); c++)
+		if (strcmp(cap_names[c], name) == 0)
+			return (int)c;
+	return -EINVAL;
+}
+
 static int parse_cap_set(const json_t *v, const char *path, uint64_t *mask, struct lv_error **err)
 {
 	int r = rt_js_array(v, path, err);
@@ -291,4 +299,27 @@ void rt_process_free(struct rt_process *proc)
 	free(proc->rlimits);
 	memset(proc, 0, sizeof(*proc));
 	proc->umask = -1;
+}
+
+int rt_process_load(const char *path, struct rt_process *p, struct lv_error **err)
+{
+	json_error_t jerr;
+	json_t *j;
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	p->umask = -1;
+	j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j)
+		return lv_err_msg(err, EINVAL, "%s: %s (line %d)", path, jerr.text, jerr.line);
+	r = json_is_object(j) ? rt_spec_parse_process(j, p, err) : rt_js_fail(err, "process", "must be an object");
+	json_decref(j);
+	if (r < 0)
+		rt_process_free(p);
+	return r;
+}
+
+void rt_process_release(struct rt_process *p)
+{
+	rt_process_free(p);
 }

@@ -176,7 +176,7 @@ static void test_chan_bad(void)
 
 static int write_seeds(const char *dir)
 {
-	uint8_t chan[256], *q = chan + 1; /* chan[0]: fuzz_chan's chunking byte */
+	uint8_t chan[512], *q = chan + 1; /* chan[0]: fuzz_chan's chunking byte */
 	char sub[4096];
 	int r = 0;
 
@@ -190,6 +190,14 @@ static int write_seeds(const char *dir)
 	FRAME(NOXS_MSG_EXIT, "\0\x7f\0\0", 4);
 	FRAME(NOXS_MSG_WINSIZE, "\x18\0\x50\0", 4);
 	FRAME(NOXS_MSG_SIGNAL, "\x0f\0\0\0\x01\0\0\0", 8);
+	/* An exec session (id 3): started, output, a signal, its exit. */
+	FRAME(NOXS_MSG_EXEC_STARTED, "\x03\0\0\0\x21\0\0\0", 8);
+	FRAME(NOXS_MSG_EXEC_STDOUT, "\x03\0\0\0hi\n", 7);
+	FRAME(NOXS_MSG_EXEC_STDERR, "\x03\0\0\0", 4);
+	FRAME(NOXS_MSG_EXEC_SIGNAL, "\x03\0\0\0\x0f\0\0\0", 8);
+	FRAME(NOXS_MSG_EXEC_WINSIZE, "\x03\0\0\0\x18\0\x50\0", 8);
+	FRAME(NOXS_MSG_EXEC_ERROR, "\x03\0\0\0killed", 10);
+	FRAME(NOXS_MSG_EXEC_EXIT, "\x03\0\0\0\x09\0\0\0", 8);
 #undef FRAME
 	snprintf(sub, sizeof(sub), "%s/chan", dir);
 	chan[0] = 0; /* one push */
@@ -235,6 +243,53 @@ static void test_send_deadline(void)
 	free(buf);
 }
 
+static void test_exec_split(void)
+{
+	struct lv_error *err = NULL;
+	uint8_t p[NOXS_EXEC_ID_SIZE + NOXS_IO_CHUNK + 1];
+	const uint8_t *body = NULL;
+	uint32_t id = 0, n = 0;
+
+	memset(p, 'x', sizeof(p));
+	noxs_put_u32(p, 7);
+	noxs_put_u32(p + 4, 15);
+	ok(noxs_exec_split(NOXS_MSG_EXEC_SIGNAL, p, 8, &id, &body, &n, &err) == 0 && id == 7 && n == 4 &&
+		   body == p + 4 && noxs_get_u32(body) == 15,
+	   "EXEC_SIGNAL: id 7, signal 15");
+	ok(noxs_exec_split(NOXS_MSG_EXEC_STDOUT, p, NOXS_EXEC_ID_SIZE + NOXS_IO_CHUNK, &id, &body, &n, &err) == 0 &&
+		   n == NOXS_IO_CHUNK,
+	   "EXEC_STDOUT of one full chunk");
+	ok(noxs_exec_split(NOXS_MSG_EXEC_STDOUT, p, 4, &id, &body, &n, &err) == 0 && n == 0, "empty EXEC_STDOUT");
+	ok(noxs_exec_split(NOXS_MSG_EXEC_STDIN_EOF, p, 4, &id, &body, &n, &err) == 0 && n == 0, "EXEC_STDIN_EOF");
+
+	ok(noxs_exec_split(NOXS_MSG_EXEC_STDERR, p, sizeof(p), &id, &body, &n, &err) == -EPROTO && err &&
+		   strstr(err->msg, "0x8a"),
+	   "EXEC_STDERR over a chunk: -EPROTO naming the frame");
+	lv_error_free(&err);
+	ok(noxs_exec_split(NOXS_MSG_EXEC_EXIT, p, 3, &id, &body, &n, &err) == -EPROTO && err &&
+		   strstr(err->msg, "no session id"),
+	   "3-byte EXEC_EXIT: no session id");
+	lv_error_free(&err);
+	ok(noxs_exec_split(NOXS_MSG_EXEC_EXIT, p, 9, &id, &body, &n, &err) == -EPROTO, "EXEC_EXIT with 5 bytes");
+	lv_error_free(&err);
+	ok(noxs_exec_split(NOXS_MSG_EXEC_WINSIZE, p, 6, &id, &body, &n, &err) == -EPROTO, "short EXEC_WINSIZE");
+	lv_error_free(&err);
+	ok(noxs_exec_split(NOXS_MSG_EXEC, p, 4, &id, &body, &n, &err) == -EPROTO, "EXEC without a page");
+	lv_error_free(&err);
+	ok(noxs_exec_split(NOXS_MSG_EXEC_ERROR, p, NOXS_EXEC_ID_SIZE + NOXS_EXEC_ERROR_MAX + 1, &id, &body, &n, &err) ==
+		   -EPROTO,
+	   "EXEC_ERROR over its limit");
+	lv_error_free(&err);
+	ok(noxs_exec_split(NOXS_MSG_STDOUT, p, 8, &id, &body, &n, &err) == -EPROTO && err &&
+		   strstr(err->msg, "not an exec frame"),
+	   "STDOUT is not an exec frame");
+	lv_error_free(&err);
+	ok(noxs_is_exec_msg(NOXS_MSG_EXEC) && noxs_is_exec_msg(NOXS_MSG_EXEC_ERROR) &&
+		   !noxs_is_exec_msg(NOXS_MSG_WAITING) && !noxs_is_exec_msg(NOXS_MSG_ROOTFS_END) &&
+		   !noxs_is_exec_msg(0x8d),
+	   "noxs_is_exec_msg: the exec range only");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
@@ -243,5 +298,6 @@ int main(int argc, char **argv)
 	test_chan_max();
 	test_chan_bad();
 	test_send_deadline();
+	test_exec_split();
 	return tap_done();
 }

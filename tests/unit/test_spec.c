@@ -494,12 +494,14 @@ static void test_resolve(void)
 	lv_error_free(&err);
 	rt_spec_free(s);
 
-	resolve_fails("{'root':{'path':'vol'},'mounts':[{'destination':'/a','type':'proc'},"
-		      "{'destination':'/data','type':'bind','source':'vol'}]}",
-		      "mounts[1]: bind mount of directory", -EINVAL);
-	resolve_fails("{'root':{'path':'vol'},'mounts':[{'destination':'/data','type':'bind','source':'/'}]}",
-		      "bind mount of directory '/' on '/data' is not supported yet (shared volumes come with virtio-fs)",
-		      -EINVAL);
+	r = resolve("{'root':{'path':'vol'},'mounts':[{'destination':'/a','type':'proc'},"
+		    "{'destination':'/data','type':'bind','source':'vol','options':['rbind','ro']}]}", &s, &err);
+	ok(r == 0 && s && s->mounts[1].kind == RT_MOUNT_SHARED && s->mounts[1].source[0] == '/' &&
+		   (s->mounts[1].flags & MS_RDONLY),
+	   "a directory bind → SHARED, its source resolved against the bundle, ro kept");
+	lv_error_free(&err);
+	rt_spec_free(s);
+	s = NULL;
 	resolve_fails("{'root':{'path':'vol'},'mounts':[{'destination':'/b','type':'bind','source':'big'}]}",
 		      "is 70000 bytes, at most 65536 are copied into the guest", -EINVAL);
 	resolve_fails("{'root':{'path':'vol'},'mounts':[{'destination':'/b','options':['bind'],'source':'/no/such'}]}",
