@@ -26,7 +26,12 @@ enum rt_net_mode rt_net_mode(const struct rt_spec *spec, bool legacy_tap)
 		return RT_NET_LEGACY;
 	if (spec->netns_path)
 		return RT_NET_PATH;
-	return spec->has_netns ? RT_NET_NEW : RT_NET_NONE;
+	/* A new namespace is only worth making when a createRuntime or
+	 * prestart hook may fill it before the VM is launched: the VM takes
+	 * what is there then, and an empty one gives the guest lo only,
+	 * which it has anyway. */
+	return spec->has_netns && (spec->hooks.n_create_runtime || spec->hooks.n_prestart) ? RT_NET_NEW
+											    : RT_NET_NONE;
 }
 
 static int open_netns(const char *path, struct lv_error **err)

@@ -28,8 +28,9 @@
 #define RT_NET_MAX_ROUTES 32
 
 enum rt_net_mode {
-	RT_NET_NONE,   /* no network namespace entry: the guest has loopback only */
-	RT_NET_NEW,    /* an entry without a path: the monitor unshares a new one */
+	RT_NET_NONE,   /* the guest has loopback only: no network namespace entry,
+	                * or one without a path and no create-time hook to fill it */
+	RT_NET_NEW,    /* an entry without a path, and hooks: the monitor unshares a new one */
 	RT_NET_PATH,   /* an entry with a path: the monitor joins it */
 	RT_NET_LEGACY, /* annotation org.lightvm.tap: the caller wires the tap itself */
 };
