@@ -127,7 +127,11 @@ static int on_addr(const void *h, size_t h_len, void *arg)
 	struct rt_nl_addr a;
 	struct noxs_addr *o;
 
-	if (rt_nl_parse_addr(h, h_len, &a) < 0) {
+	int pr = rt_nl_parse_addr(h, h_len, &a);
+
+	if (pr == -EAFNOSUPPORT)
+		return 0; /* neither IPv4 nor IPv6: nothing for the guest */
+	if (pr < 0) {
 		g->bad++;
 		return 0;
 	}
@@ -162,7 +166,11 @@ static int on_route(const void *h, size_t h_len, void *arg)
 	struct rt_nl_route r;
 	struct noxs_route *o;
 
-	if (rt_nl_parse_route(h, h_len, &r) < 0) {
+	int pr = rt_nl_parse_route(h, h_len, &r);
+
+	if (pr == -EAFNOSUPPORT)
+		return 0; /* neither IPv4 nor IPv6: nothing for the guest */
+	if (pr < 0) {
 		g->bad++;
 		return 0;
 	}

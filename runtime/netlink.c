@@ -220,8 +220,9 @@ int rt_nl_parse_addr(const void *h, size_t h_len, struct rt_nl_addr *out)
 	if (attrs_of(h, h_len, sizeof(ifa), &first, &left) < 0 || n->nlmsg_type != RTM_NEWADDR)
 		return -EINVAL;
 	memcpy(&ifa, NLMSG_DATA(n), sizeof(ifa));
-	if ((ifa.ifa_family != AF_INET && ifa.ifa_family != AF_INET6) ||
-	    ifa.ifa_prefixlen > (ifa.ifa_family == AF_INET ? 32 : 128))
+	if (ifa.ifa_family != AF_INET && ifa.ifa_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	if (ifa.ifa_prefixlen > (ifa.ifa_family == AF_INET ? 32 : 128))
 		return -EINVAL;
 	out->ifindex = (int)ifa.ifa_index;
 	out->family = ifa.ifa_family;
@@ -255,8 +256,9 @@ int rt_nl_parse_route(const void *h, size_t h_len, struct rt_nl_route *out)
 	if (attrs_of(h, h_len, sizeof(rtm), &first, &left) < 0 || n->nlmsg_type != RTM_NEWROUTE)
 		return -EINVAL;
 	memcpy(&rtm, NLMSG_DATA(n), sizeof(rtm));
-	if ((rtm.rtm_family != AF_INET && rtm.rtm_family != AF_INET6) ||
-	    rtm.rtm_dst_len > (rtm.rtm_family == AF_INET ? 32 : 128))
+	if (rtm.rtm_family != AF_INET && rtm.rtm_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	if (rtm.rtm_dst_len > (rtm.rtm_family == AF_INET ? 32 : 128))
 		return -EINVAL;
 	out->family = rtm.rtm_family;
 	out->prefix = rtm.rtm_dst_len;

@@ -68,7 +68,8 @@ struct rt_nl_route {
 
 /* Each parses one message (h, of h_len bytes, the nlmsghdr included) of
  * RTM_NEWLINK / RTM_NEWADDR / RTM_NEWROUTE; -EINVAL when it is not one or
- * is malformed (no message: the caller names what it was reading). */
+ * is malformed (no message: the caller names what it was reading);
+ * -EAFNOSUPPORT for an address or route of a family other than IPv4/6. */
 int rt_nl_parse_link(const void *h, size_t h_len, struct rt_nl_link *out);
 int rt_nl_parse_addr(const void *h, size_t h_len, struct rt_nl_addr *out);
 int rt_nl_parse_route(const void *h, size_t h_len, struct rt_nl_route *out);

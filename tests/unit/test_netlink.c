@@ -214,6 +214,9 @@ static void test_parsers(void)
 	ok(!rt_net_keep_route(&r, 5), "route: the kernel's subnet route is left to the guest's kernel");
 	ok(rt_nl_parse_route(u.b, 8, &r) == -EINVAL, "route: a truncated record is refused");
 	ok(rt_nl_parse_addr(u.b, n, &a) == -EINVAL, "a route is not an address");
+	n = make_route(u.b, 5, 0, NULL, NULL, RTPROT_BOOT);
+	((struct rtmsg *)NLMSG_DATA((struct nlmsghdr *)u.b))->rtm_family = AF_UNIX;
+	ok(rt_nl_parse_route(u.b, n, &r) == -EAFNOSUPPORT, "route: another family is told apart from a malformed one");
 }
 
 static int count_cb(const void *h, size_t len, void *arg)
