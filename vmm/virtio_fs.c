@@ -24,7 +24,7 @@ struct vmm_fs {
 	int call_fd[VMM_FS_NUM_QUEUES];
 	bool call_in_loop[VMM_FS_NUM_QUEUES];
 	bool started[VMM_FS_NUM_QUEUES];  /* rings the backend serves */
-	char name[48];                    /* "fs lvfs0", for the transport's messages */
+	char name[48];                    /* "fs lvfs0": the transport says "virtio-fs lvfs0" */
 	struct vmm_virtio_dev_ops ops;
 };
 
@@ -174,7 +174,7 @@ int vmm_fs_create(const struct vmm_memory *mem, uint64_t base, unsigned int irq,
 		r = lv_err(err, errno, "fs %s: backend socket %d", tag, sock_fd);
 		goto fail_free;
 	}
-	r = vmm_vu_init(&fs->vu, dup_fd, fs->name, timeout_ms, err);  /* takes dup_fd */
+	r = vmm_vu_init(&fs->vu, dup_fd, "vhost-user", timeout_ms, err);  /* takes dup_fd */
 	if (r < 0)
 		goto fail_free;
 	for (q = 0; q < VMM_FS_NUM_QUEUES; q++) {
