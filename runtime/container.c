@@ -175,8 +175,8 @@ static void guest_mac(const char *state_dir, uint8_t mac[6])
 }
 
 /* Directory bind mounts (volumes): each is shared with the guest by its own
- * file server, under a tag the page's mount names.  Only the QEMU backend
- * has the device (vhost-user-fs) so far. */
+ * file server (virtiofsd) over a vhost-user-fs device, under a tag the
+ * page's mount names; both backends have the device. */
 static int plan_shares(struct create_plan *p, struct lv_error **err)
 {
 	for (size_t i = 0; i < p->spec->nmounts; i++) {
@@ -185,11 +185,6 @@ static int plan_shares(struct create_plan *p, struct lv_error **err)
 
 		if (m->kind != RT_MOUNT_SHARED)
 			continue;
-		if (p->ops != &hv_qemu_ops)
-			return lv_err_msg(err, ENOTSUP,
-					  "mounts[%zu]: bind mount of directory \"%s\" on \"%s\": the %s backend cannot share "
-					  "directories yet (use the qemu backend, or bind files)",
-					  i, m->source, m->destination, p->ops->name);
 		if (p->nshares == HV_MAX_SHARES)
 			return lv_err_msg(err, E2BIG, "mounts[%zu]: more than %u directory bind mounts", i, HV_MAX_SHARES);
 		s = &p->shares[p->nshares];
