@@ -247,10 +247,11 @@ function ctr_run() {
 	[ "$status" -eq 0 ]
 }
 
-# ctr_pty ROWS COLS [RESIZE_MARKER ROWS2 COLS2] -- ARGS...: `ctr ARGS` on a
-# pty of its own (ctr -t needs a terminal) of ROWS x COLS; once the output
-# shows RESIZE_MARKER the pty becomes ROWS2 x COLS2 (ctr gets SIGWINCH and
-# sends ResizePty).  Sets output (CRs removed) and status.
+# ctr_pty ROWS COLS [MARKER resize ROWS2 COLS2 | MARKER send TEXT]... -- ARGS...:
+# `ctr ARGS` on a pty of its own (ctr -t needs a terminal) of ROWS x COLS;
+# once the output shows MARKER, the pty becomes ROWS2 x COLS2 (ctr gets
+# SIGWINCH and sends ResizePty), or TEXT is typed.  Sets output (CRs
+# removed) and status.
 function ctr_pty() {
 	cat >"$CDIR/ptyrun.py" <<-'PY'
 		import fcntl, os, pty, struct, sys, termios
@@ -259,11 +260,16 @@ function ctr_pty() {
 		opt, cmd = a[:cut], a[cut + 1:]
 		def size(fd, rows, cols):
 		    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", int(rows), int(cols), 0, 0))
+		acts, i = [], 2
+		while i < len(opt):
+		    n = 4 if opt[i + 1] == "resize" else 3
+		    acts.append(opt[i:i + n])
+		    i += n
 		pid, fd = pty.fork()
 		if pid == 0:
 		    size(0, opt[0], opt[1])
 		    os.execvp(cmd[0], cmd)
-		out, resized = b"", len(opt) < 5
+		out = b""
 		while True:
 		    try:
 		        data = os.read(fd, 4096)
@@ -272,14 +278,17 @@ function ctr_pty() {
 		    if not data:
 		        break
 		    out += data
-		    if not resized and opt[2].encode() in out:
-		        size(fd, opt[3], opt[4])
-		        resized = True
+		    while acts and acts[0][0].encode() in out:
+		        act = acts.pop(0)
+		        if act[1] == "resize":
+		            size(fd, act[2], act[3])
+		        else:
+		            os.write(fd, act[2].encode())
 		sys.stdout.write(out.decode(errors="replace").replace("\r", ""))
 		_, st = os.waitpid(pid, 0)
 		sys.exit(os.waitstatus_to_exitcode(st) & 255)
 	PY
-	local args=() a
+	local args=()
 	while [ "$1" != -- ]; do args+=("$1"); shift; done
 	shift
 	output=$(timeout "$LIGHTVM_CMD_TIMEOUT" python3 "$CDIR/ptyrun.py" "${args[@]}" -- \
@@ -305,11 +314,27 @@ WAIT_SIZE='i=0; while [ -z "$(stty size 2>/dev/null)" ] && [ $i -lt 100 ]; do sl
 }
 
 @test "shim: ctr run -t: a resize of ctr's terminal reaches the guest's pty (ResizePty) (one VM)" {
-	ctr_pty 30 100 first-size 40 120 -- run -t --rm --runtime io.containerd.lightvm.v2 "$IMAGE" "$ID" \
+	ctr_pty 30 100 first-size resize 40 120 -- run -t --rm --runtime io.containerd.lightvm.v2 "$IMAGE" "$ID" \
 		sh -c "$WAIT_SIZE; echo first-size; i=0; while [ \"\$(stty size)\" != '40 120' ] && [ \$i -lt 150 ]; do sleep 0.2; i=\$((i+1)); done; echo \"now \$(stty size)\""
 	[ "$status" -eq 0 ] || fail "status $status"
 	assert_output_contains "size 30 100"
 	assert_output_contains "now 40 120"
+	assert_nothing_left "$ID"
+}
+
+@test "shim: ctr run -t: what is typed on ctr's terminal reaches the process (stdin relay) (one VM)" {
+	ctr_pty 24 80 ready send $'hello there\r' -- run -t --rm --runtime io.containerd.lightvm.v2 "$IMAGE" "$ID" \
+		sh -c 'echo ready; read line; echo "got [$line]"'
+	[ "$status" -eq 0 ] || fail "status $status"
+	assert_output_contains "got [hello there]"
+	assert_nothing_left "$ID"
+}
+
+@test "shim: ctr run -t: output larger than every buffer arrives whole before the exit (one VM)" {
+	ctr_pty 24 80 -- run -t --rm --runtime io.containerd.lightvm.v2 "$IMAGE" "$ID" sh -c 'seq 1 20000; echo END'
+	[ "$status" -eq 0 ] || fail "status $status"
+	[ "$(grep -cx '[0-9]*' <<<"$output")" -eq 20000 ] || fail "$(grep -cx '[0-9]*' <<<"$output") lines of 20000"
+	[ "$(tail -n 1 <<<"$output")" = END ] || fail "last line: $(tail -n 1 <<<"$output")"
 	assert_nothing_left "$ID"
 }
 
