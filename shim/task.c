@@ -514,6 +514,8 @@ static int task_delete(struct shim_ctx *ctx, struct shim_proc *p, struct pb_buf 
 				return r;
 			if (waitpid(p->pid, &status, 0) == p->pid)
 				record_exit(ctx, p, status);
+			else if (p->exit_pending) /* reaped already, its terminal not drained */
+				record_exit(ctx, p, p->pending_status);
 		} else {
 			r = shim_lightvm(ctx, NULL, NULL, 0, err, "delete", "--force", ctx->id, (char *)NULL);
 			if (r < 0)
