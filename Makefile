@@ -149,13 +149,27 @@ clean:
 
 DEB_PACKAGES := build-essential clang libclang-rt-14-dev musl-tools libjansson-dev zlib1g-dev \
 	libseccomp-dev libcap-dev qemu-system-x86 linux-source-6.1 flex bison bc libelf-dev \
-	libssl-dev xz-utils cpio busybox-static bats parallel runc podman procps
+	libssl-dev xz-utils cpio busybox-static bats parallel runc podman procps \
+	docker.io containerd
+# docker.io and containerd ship init scripts that would start their daemons
+# on install: a temporary /usr/sbin/policy-rc.d that exits 101 forbids it
+# (the tests start their own, with private directories).  It goes again,
+# also when the install fails, unless it was there before.
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" != 0 ]; then echo "make deps: missing packages ($$missing): run as root (apt-get)" >&2; exit 1; fi; \
 		echo "installing:" $$missing; \
+		prc=; \
+		if [ ! -e /usr/sbin/policy-rc.d ]; then \
+			prc=/usr/sbin/policy-rc.d; \
+			trap 'rm -f /usr/sbin/policy-rc.d' EXIT INT TERM; \
+			printf '#!/bin/sh\nexit 101\n' >$$prc && chmod 0755 $$prc || exit 1; \
+		fi; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+		rc=$$?; \
+		[ -z "$$prc" ] || rm -f "$$prc"; \
+		exit $$rc; \
 	fi
 
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(SHIM_OBJ:.o=.d)
