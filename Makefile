@@ -108,7 +108,8 @@ check-installed: all kernel $(UNIT_BIN) $(FUZZ_BIN)
 # Start-up against QEMU alone and runc (here, TCG when there is no vmx/svm),
 # then the VMM benchmark: kvm backend against qemu backend and QEMU, all on
 # KVM (inside the lab host when there is no vmx/svm); then the pool: warm
-# pool vs cold vs runc, qemu natively and kvm (in the lab host likewise).
+# pool vs cold vs runc, qemu natively and kvm (in the lab host likewise);
+# density; then docker and podman with --runtime lightvm (warm pool) vs runc.
 bench: all kernel
 	@tests/bench/run.sh
 	@tests/bench/vmm.sh
@@ -116,6 +117,7 @@ bench: all kernel
 	@BENCH_BACKEND=kvm tests/bench/pool.sh
 	@tests/bench/density.sh
 	@tests/bench/density_kvm.sh
+	@tests/bench/engines.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory demo-installed
