@@ -37,7 +37,7 @@ function teardown() { engine_teardown; }
 	[[ $output == *"/dev/pts/"* ]]
 }
 
-@test "ctr run -d, tasks kill -s, graceful TERM: exit 3 and the output logged (one VM)" {
+@test "ctr run -d, tasks kill -s, tasks exec, graceful TERM: exit 3 and the output logged (one VM)" {
 	local log=$ENGINE_DIR/c4.log
 	engine_run ctr_run -d --log-uri "file://$log" "$IMAGE_CTR" c4 sh -c \
 		'trap "echo got USR1" USR1; trap "echo got TERM; exit 3" TERM; echo started; while :; do sleep 0.1; done'
@@ -46,6 +46,10 @@ function teardown() { engine_teardown; }
 	engine_run ctr_ tasks kill -s SIGUSR1 c4
 	[ "$status" -eq 0 ]
 	wait_for_output 30 '^got USR1$' cat "$log"
+	# exec through the runc shim: lightvm exec --process --detach --pid-file.
+	engine_run ctr_ tasks exec --exec-id e1 c4 sh -c 'echo in-exec; exit 6'
+	[ "$status" -eq 6 ]
+	[ "$output" = in-exec ]
 	engine_run ctr_ tasks kill c4
 	[ "$status" -eq 0 ]
 	wait_for_output 30 'STOPPED' ctr_ tasks ls
@@ -57,4 +61,15 @@ function teardown() { engine_teardown; }
 	engine_run ctr_ containers delete c4
 	[ "$status" -eq 0 ]
 	[ -z "$(engine_state_dirs)" ]
+}
+
+@test "ctr run --mount: a directory bind written in the guest is seen on the host (one VM)" {
+	local dir=$ENGINE_DIR/cvol
+	mkdir -p "$dir"
+	echo from-host >"$dir/in.txt"
+	engine_run ctr_run --rm --mount "type=bind,src=$dir,dst=/data,options=rbind:rw" "$IMAGE_CTR" c5 sh -c \
+		'cat /data/in.txt; echo from-guest >/data/out.txt'
+	[ "$status" -eq 0 ]
+	[ "$output" = from-host ]
+	[ "$(cat "$dir/out.txt")" = from-guest ]
 }

@@ -44,7 +44,7 @@ function teardown() { engine_teardown; }
 	[[ $output == *"/dev/pts/"* ]]
 }
 
-@test "docker run -d, logs, kill -s, graceful stop: the app's SIGTERM handler exits 3 (one VM)" {
+@test "docker run -d, logs, kill -s, exec (-it), graceful stop: the app's SIGTERM handler exits 3 (one VM)" {
 	engine_run docker_ run -d --name graceful "${R[@]}" "$IMAGE_DOCKER" sh -c \
 		'trap "echo got USR1" USR1; trap "echo got TERM; exit 3" TERM; echo started; while :; do sleep 0.1; done'
 	[ "$status" -eq 0 ]
@@ -52,6 +52,13 @@ function teardown() { engine_teardown; }
 	engine_run docker_ kill -s USR1 graceful
 	[ "$status" -eq 0 ]
 	wait_for_output 30 '^got USR1$' docker_ logs graceful
+	# exec: its own output and exit status, env and cwd; -it on a terminal.
+	engine_run docker_ exec -e X=y -w /etc graceful sh -c 'echo "in-exec $X $(pwd)"; exit 6'
+	[ "$status" -eq 6 ]
+	[ "$output" = "in-exec y /etc" ]
+	engine_run_tty docker_ exec -it graceful sh -c 'tty; exit 2'
+	[ "$status" -eq 2 ]
+	[[ $output == *"/dev/pts/"* ]]
 	engine_run docker_ stop -t 30 graceful
 	[ "$status" -eq 0 ]
 	engine_run docker_ inspect -f '{{.State.Status}} {{.State.ExitCode}}' graceful
@@ -78,4 +85,30 @@ function teardown() { engine_teardown; }
 	[ "$output" = "exited 137" ]
 	engine_run docker_ logs stubborn
 	[[ $output == *"ignored TERM"* ]]
+}
+
+@test "docker run -v: a bind mount and a named volume, written in the guest, seen on the host; :ro holds (one VM)" {
+	local dir=$ENGINE_DIR/vol-bind ro=$ENGINE_DIR/vol-ro mp
+	mkdir -p "$dir" "$ro"
+	echo from-host >"$dir/in.txt"
+	echo read-only >"$ro/ro.txt"
+	engine_run docker_ volume create lvvol
+	[ "$status" -eq 0 ]
+	engine_run docker_ run --rm "${R[@]}" -v "$dir:/data" -v lvvol:/vol -v "$ro:/ro:ro" "$IMAGE_DOCKER" sh -c \
+		'cat /data/in.txt; echo from-guest >/data/out.txt; echo in-volume >/vol/v.txt; cat /ro/ro.txt
+		 if echo x >/ro/x 2>/dev/null; then echo RO-WRITABLE; fi'
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = from-host ]
+	[ "${lines[1]}" = read-only ]
+	[[ $output != *RO-WRITABLE* ]]
+	[ "$(cat "$dir/out.txt")" = from-guest ]
+	[ ! -e "$ro/x" ]
+	mp=$(docker_ volume inspect -f '{{.Mountpoint}}' lvvol)
+	[ "$(cat "$mp/v.txt")" = in-volume ]
+	# The volume outlives the container: a second one reads it.
+	engine_run docker_ run --rm "${R[@]}" -v lvvol:/vol "$IMAGE_DOCKER" cat /vol/v.txt
+	[ "$status" -eq 0 ] && [ "$output" = in-volume ]
+	engine_run docker_ volume rm lvvol
+	[ "$status" -eq 0 ]
+	! pgrep -f "virtiofsd.*source=$dir" >/dev/null || fail "a virtiofsd for $dir is still running"
 }

@@ -46,7 +46,7 @@ function teardown() { engine_teardown; }
 	[[ $output == *"/dev/pts/"* ]]
 }
 
-@test "podman run -d, logs, kill -s, graceful stop: the app's SIGTERM handler exits 3 (one VM)" {
+@test "podman run -d, logs, kill -s, exec, graceful stop: the app's SIGTERM handler exits 3 (one VM)" {
 	engine_run podman_ run -d --name graceful "${P[@]}" "$IMAGE_PODMAN" sh -c \
 		'trap "echo got USR1" USR1; trap "echo got TERM; exit 3" TERM; echo started; while :; do sleep 0.1; done'
 	[ "$status" -eq 0 ]
@@ -54,6 +54,10 @@ function teardown() { engine_teardown; }
 	engine_run podman_ kill -s USR1 graceful
 	[ "$status" -eq 0 ]
 	wait_for_output 30 '^got USR1$' podman_ logs graceful
+	# exec: its own output and exit status, env and cwd.
+	engine_run podman_ exec -e X=y -w /etc graceful sh -c 'echo "in-exec $X $(pwd)"; exit 6'
+	[ "$status" -eq 6 ]
+	[ "$output" = "in-exec y /etc" ]
 	engine_run podman_ stop -t 30 graceful
 	[ "$status" -eq 0 ]
 	engine_run podman_ inspect -f '{{.State.Status}} {{.State.ExitCode}}' graceful
@@ -93,4 +97,20 @@ function teardown() { engine_teardown; }
 	[ "$output" = "exited 137" ]
 	engine_run podman_ logs frozen
 	[[ $output == *"ignored TERM"* ]]
+}
+
+@test "podman run -v: a bind mount written in the guest is seen on the host; :ro holds (one VM)" {
+	local dir=$ENGINE_DIR/pvol-bind ro=$ENGINE_DIR/pvol-ro
+	mkdir -p "$dir" "$ro"
+	echo from-host >"$dir/in.txt"
+	echo read-only >"$ro/ro.txt"
+	engine_run podman_ run --rm "${P[@]}" -v "$dir:/data" -v "$ro:/ro:ro" "$IMAGE_PODMAN" sh -c \
+		'cat /data/in.txt; echo from-guest >/data/out.txt; cat /ro/ro.txt
+		 if echo x >/ro/x 2>/dev/null; then echo RO-WRITABLE; fi'
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = from-host ]
+	[ "${lines[1]}" = read-only ]
+	[[ $output != *RO-WRITABLE* ]]
+	[ "$(cat "$dir/out.txt")" = from-guest ]
+	[ ! -e "$ro/x" ]
 }
