@@ -108,7 +108,8 @@ check-installed: all kernel $(UNIT_BIN) $(FUZZ_BIN)
 # Start-up against QEMU alone and runc (here, TCG when there is no vmx/svm),
 # then the VMM benchmark: kvm backend against qemu backend and QEMU, all on
 # KVM (inside the lab host when there is no vmx/svm); then the pool: warm
-# pool vs cold vs runc, qemu natively and kvm (in the lab host likewise).
+# pool vs cold vs runc, qemu natively and kvm (in the lab host likewise);
+# density; then docker and podman with --runtime lightvm (warm pool) vs runc.
 bench: all kernel
 	@tests/bench/run.sh
 	@tests/bench/vmm.sh
@@ -116,6 +117,7 @@ bench: all kernel
 	@BENCH_BACKEND=kvm tests/bench/pool.sh
 	@tests/bench/density.sh
 	@tests/bench/density_kvm.sh
+	@tests/bench/engines.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory demo-installed
@@ -149,13 +151,27 @@ clean:
 
 DEB_PACKAGES := build-essential clang libclang-rt-14-dev musl-tools libjansson-dev zlib1g-dev \
 	libseccomp-dev libcap-dev qemu-system-x86 linux-source-6.1 flex bison bc libelf-dev \
-	libssl-dev xz-utils cpio busybox-static bats parallel runc podman procps
+	libssl-dev xz-utils cpio busybox-static bats parallel runc podman procps \
+	docker.io containerd
+# docker.io and containerd ship init scripts that would start their daemons
+# on install: a temporary /usr/sbin/policy-rc.d that exits 101 forbids it
+# (the tests start their own, with private directories).  It goes again,
+# also when the install fails, unless it was there before.
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" != 0 ]; then echo "make deps: missing packages ($$missing): run as root (apt-get)" >&2; exit 1; fi; \
 		echo "installing:" $$missing; \
+		prc=; \
+		if [ ! -e /usr/sbin/policy-rc.d ]; then \
+			prc=/usr/sbin/policy-rc.d; \
+			trap 'rm -f /usr/sbin/policy-rc.d' EXIT INT TERM; \
+			printf '#!/bin/sh\nexit 101\n' >$$prc && chmod 0755 $$prc || exit 1; \
+		fi; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+		rc=$$?; \
+		[ -z "$$prc" ] || rm -f "$$prc"; \
+		exit $$rc; \
 	fi
 
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(SHIM_OBJ:.o=.d)

@@ -29,6 +29,22 @@
 #include "page_build.h"
 #include "tty_proxy.h"
 
+/* The monitor's stdin and stdout (and stderr unless the log is there) on
+ * /dev/null.  Best effort: a failure leaves the inherited fds, which only
+ * delays whoever reads them to their end. */
+static void detach_stdio(bool with_stderr)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	if (with_stderr)
+		dup2(fd, STDERR_FILENO);
+	close(fd);
+}
+
 static int connect_console(const char *path, struct lv_error **err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -182,8 +198,8 @@ static void guest_mac(const char *state_dir, uint8_t mac[6])
 }
 
 /* Directory bind mounts (volumes): each is shared with the guest by its own
- * file server, under a tag the page's mount names.  Only the QEMU backend
- * has the device (vhost-user-fs) so far. */
+ * file server (virtiofsd) over a vhost-user-fs device, under a tag the
+ * page's mount names; both backends have the device. */
 static int plan_shares(struct create_plan *p, struct lv_error **err)
 {
 	for (size_t i = 0; i < p->spec->nmounts; i++) {
@@ -192,11 +208,6 @@ static int plan_shares(struct create_plan *p, struct lv_error **err)
 
 		if (m->kind != RT_MOUNT_SHARED)
 			continue;
-		if (p->ops != &hv_qemu_ops)
-			return lv_err_msg(err, ENOTSUP,
-					  "mounts[%zu]: bind mount of directory \"%s\" on \"%s\": the %s backend cannot share "
-					  "directories yet (use the qemu backend, or bind files)",
-					  i, m->source, m->destination, p->ops->name);
 		if (p->nshares == HV_MAX_SHARES)
 			return lv_err_msg(err, E2BIG, "mounts[%zu]: more than %u directory bind mounts", i, HV_MAX_SHARES);
 		s = &p->shares[p->nshares];
@@ -434,6 +445,13 @@ static int spawn_monitor(struct rt_context *ctx, const struct rt_create_opts *o,
 		/* The creating process keeps the state lock until we report; our
 		 * inherited copy of that fd would hold it for our whole life. */
 		close(lv_take_fd(&dirfd));
+		/* With a terminal the process's stdio is the pty: the monitor
+		 * must not keep the creating command's stdio, which a shim reads
+		 * to its end (containerd's runc shim waits for EOF on create's
+		 * output pipe before it takes the console: it would wait for
+		 * the container's whole life). runc's init does the same. */
+		if (console >= 0)
+			detach_stdio(ctx->log.fd >= 0);
 		setsid();
 		_exit(rt_monitor_main(&a));
 	}

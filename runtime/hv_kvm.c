@@ -1,7 +1,9 @@
 /* The kvm backend: lightvm's own VMM (vmm/), run inside the container's
  * monitor process.  No VMM process, no exec: launch builds the VM and
  * starts its threads; the control channel is one end of a socketpair whose
- * other end the VM's virtio-console serves; exit_fd is the VMM's. */
+ * other end the VM's virtio-console serves; exit_fd is the VMM's.  Shared
+ * directories: a virtiofsd each (virtiofsd.c, as the qemu backend), whose
+ * socket the VMM's virtio-fs device speaks vhost-user on. */
 #include "hv.h"
 
 #include <fcntl.h>
@@ -19,6 +21,7 @@
 #include "../vmm/snapshot.h"
 #include "../vmm/tap.h"
 #include "../vmm/vmm.h"
+#include "virtiofsd.h"
 
 
 struct kvm_priv {
@@ -28,6 +31,8 @@ struct kvm_priv {
 	int log_fd;
 	int disk_fd;
 	int tap_fd;
+	struct rt_virtiofsd fs[HV_MAX_SHARES]; /* our children, their sockets */
+	size_t nfs;
 };
 
 static int kvm_check(const struct rt_config *cfg, struct lv_error **err)
@@ -45,6 +50,9 @@ static void priv_free(struct kvm_priv *p)
 	if (!p)
 		return;
 	vmm_destroy(&p->vmm);
+	/* The VMM closed its ends of the vhost-user sockets: each virtiofsd
+	 * ends by itself (no signal: the sandbox allows none). */
+	rt_virtiofsd_reap(p->fs, p->nfs);
 	if (p->vmm_ctl_fd >= 0)
 		close(p->vmm_ctl_fd);
 	if (p->debug_fd >= 0)
@@ -96,6 +104,7 @@ static char *kernel_image(const char *bzimage)
 struct kvm_build {
 	struct kvm_priv *p;
 	struct vmm_config mc;
+	struct vmm_fs_config fs[HV_MAX_SHARES];
 	char *kernel;
 	char cmdline[512];
 	uint8_t mac[6];
@@ -107,13 +116,20 @@ static void build_free(struct kvm_build *b)
 	if (b->host_ctl >= 0)
 		close(b->host_ctl);
 	b->host_ctl = -1;
+	if (b->p) {
+		/* A build that failed: before the sandbox, so the daemons may
+		 * be killed rather than waited for. */
+		vmm_destroy(&b->p->vmm);
+		rt_virtiofsd_stop(b->p->fs, b->p->nfs);
+	}
 	priv_free(b->p);
 	b->p = NULL;
 	free(b->kernel);
 	b->kernel = NULL;
 }
 
-static int build_prepare(const struct hv_vm_config *vc, struct kvm_build *b, struct lv_error **err)
+static int build_prepare(const struct rt_config *cfg, const struct hv_vm_config *vc, struct kvm_build *b,
+			 struct lv_error **err)
 {
 	struct kvm_priv *p;
 	int sv[2];
@@ -154,6 +170,14 @@ static int build_prepare(const struct hv_vm_config *vc, struct kvm_build *b, str
 	p->vmm_ctl_fd = sv[1];
 	if (fcntl(sv[1], F_SETFL, O_NONBLOCK) < 0)
 		return lv_err(err, errno, "control channel: O_NONBLOCK");
+	if (vc->nshares > HV_MAX_SHARES)
+		return lv_err_msg(err, E2BIG, "more than %u shared directories", HV_MAX_SHARES);
+	r = rt_virtiofsd_start(cfg->virtiofsd, vc, p->log_fd, p->fs, err);
+	if (r < 0)
+		return r;
+	p->nfs = vc->nshares;
+	for (size_t i = 0; i < vc->nshares; i++)
+		b->fs[i] = (struct vmm_fs_config){ .tag = vc->shares[i].tag, .sock_fd = p->fs[i].conn_fd };
 	b->kernel = kernel_image(vc->kernel);
 	if (!b->kernel)
 		return lv_err(err, ENOMEM, "kernel path");
@@ -171,6 +195,8 @@ static int build_prepare(const struct hv_vm_config *vc, struct kvm_build *b, str
 		.log_fd = p->log_fd,
 		.blk_fd = p->disk_fd,
 		.tap_fd = p->tap_fd,
+		.fs = b->fs,
+		.nfs = (unsigned int)vc->nshares,
 	};
 	memcpy(b->mc.mac, b->mac, sizeof(b->mac));
 	return 0;
@@ -196,14 +222,14 @@ static void build_finish(struct kvm_build *b, const char *how, uint64_t t0, stru
 
 /* A VM built from vc: booted (mem_fd < 0), or restored from a template's
  * snapshot. */
-static int kvm_make(const struct hv_vm_config *vc, int mem_fd, int state_fd, struct hv_vm *vm,
-		    struct lv_error **err)
+static int kvm_make(const struct rt_config *cfg, const struct hv_vm_config *vc, int mem_fd, int state_fd,
+		    struct hv_vm *vm, struct lv_error **err)
 {
 	struct kvm_build b;
 	uint64_t t0 = 0;
 	int r;
 
-	r = build_prepare(vc, &b, err);
+	r = build_prepare(cfg, vc, &b, err);
 	if (r == 0) {
 		t0 = lv_now_ns();
 		r = mem_fd < 0 ? vmm_create(&b.mc, &b.p->vmm, err) : vmm_restore(&b.mc, mem_fd, state_fd, &b.p->vmm, err);
@@ -219,17 +245,15 @@ static int kvm_make(const struct hv_vm_config *vc, int mem_fd, int state_fd, str
 static int kvm_launch(const struct rt_config *cfg, const struct hv_vm_config *vc, struct hv_vm *vm,
 		      struct lv_error **err)
 {
-	(void)cfg;
-	return kvm_make(vc, -1, -1, vm, err);
+	return kvm_make(cfg, vc, -1, -1, vm, err);
 }
 
 static int kvm_restore(const struct rt_config *cfg, const struct hv_vm_config *vc, int mem_fd, int state_fd,
 		       struct hv_vm *vm, struct lv_error **err)
 {
-	(void)cfg;
 	if (mem_fd < 0 || state_fd < 0)
 		return lv_err_msg(err, EBADF, "kvm backend: restore without a snapshot");
-	return kvm_make(vc, mem_fd, state_fd, vm, err);
+	return kvm_make(cfg, vc, mem_fd, state_fd, vm, err);
 }
 
 /* Until the guest init's WAITING arrives on fd, the VM ends, or the
@@ -290,7 +314,7 @@ static int kvm_make_template(const struct rt_config *cfg, const struct hv_vm_con
 	int r;
 
 	*mem_fd = *state_fd = -1;
-	r = build_prepare(vc, &b, err);
+	r = build_prepare(cfg, vc, &b, err);
 	if (r == 0)
 		r = vmm_create(&b.mc, &b.p->vmm, err);
 	if (r == 0)

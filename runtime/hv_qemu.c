@@ -17,7 +17,7 @@
 
 #include "../noxs/page.h"
 #include "../lib/cleanup.h"
-#include "hv_qemu_fs.h"
+#include "virtiofsd.h"
 #include "state.h"
 
 #define QEMU_CTL_FD 3
@@ -30,7 +30,7 @@ struct qemu_priv {
 	bool reaped;
 	bool adopted; /* a pool shell: not our child, so never waited for */
 	bool paused;
-	struct qemu_fs fs[HV_MAX_SHARES]; /* their virtiofsd */
+	struct rt_virtiofsd fs[HV_MAX_SHARES]; /* their virtiofsd */
 	size_t nfs;
 };
 
@@ -170,7 +170,7 @@ static int build_argv(const struct rt_config *cfg, const struct hv_vm_config *vc
 }
 
 /* Runs in the forked child: only async-signal-safe calls until exec. */
-static void qemu_child(const char *const argv[], int ctl, int tap, const struct qemu_fs *fs, size_t nfs, int logfd,
+static void qemu_child(const char *const argv[], int ctl, int tap, const struct rt_virtiofsd *fs, size_t nfs, int logfd,
 		       pid_t parent, bool detach)
 {
 	sigset_t none;
@@ -190,7 +190,7 @@ static void qemu_child(const char *const argv[], int ctl, int tap, const struct 
 		_exit(127);
 	/* The shares' fds and the tap were made >= QEMU_FD_HIGH, clear of these. */
 	for (size_t i = 0; i < nfs; i++)
-		if (dup2(fs[i].qemu_fd, QEMU_FS_FD0 + (int)i) < 0)
+		if (dup2(fs[i].conn_fd, QEMU_FS_FD0 + (int)i) < 0)
 			_exit(127);
 	if (tap >= 0) {
 		syscall(SYS_close_range, QEMU_FS_FD0 + (unsigned)nfs, QEMU_TAP_FD - 1u, 0);
@@ -246,20 +246,20 @@ static int qemu_launch(const struct rt_config *cfg, const struct hv_vm_config *v
 		r = lv_err(err, errno, "tap %s", vc->tap);
 		goto out;
 	}
-	r = qemu_fs_start(cfg->virtiofsd, vc, logfd, priv->fs, err);
+	r = rt_virtiofsd_start(cfg->virtiofsd, vc, logfd, priv->fs, err);
 	if (r < 0)
 		goto out;
 	priv->nfs = vc->nshares;
 	for (size_t k = 0; k < priv->nfs; k++) {
 		/* Out of the way of the fds the child sets up. */
-		int high = fcntl(priv->fs[k].qemu_fd, F_DUPFD_CLOEXEC, QEMU_FD_HIGH);
+		int high = fcntl(priv->fs[k].conn_fd, F_DUPFD_CLOEXEC, QEMU_FD_HIGH);
 
 		if (high < 0) {
 			r = lv_err(err, errno, "qemu: fd for share %s", vc->shares[k].tag);
 			goto out;
 		}
-		close(priv->fs[k].qemu_fd);
-		priv->fs[k].qemu_fd = high;
+		close(priv->fs[k].conn_fd);
+		priv->fs[k].conn_fd = high;
 	}
 	pid = fork();
 	if (pid < 0) {
@@ -269,8 +269,8 @@ static int qemu_launch(const struct rt_config *cfg, const struct hv_vm_config *v
 	if (pid == 0)
 		qemu_child(argv, sv[1], tap, priv->fs, priv->nfs, logfd, parent, vc->detach_vmm);
 	for (size_t k = 0; k < priv->nfs; k++) { /* QEMU has them */
-		close(priv->fs[k].qemu_fd);
-		priv->fs[k].qemu_fd = -1;
+		close(priv->fs[k].conn_fd);
+		priv->fs[k].conn_fd = -1;
 	}
 
 	vm->ops = &hv_qemu_ops;
@@ -292,7 +292,7 @@ out:
 	if (sv[1] >= 0)
 		close(sv[1]);
 	if (priv)
-		qemu_fs_stop(priv->fs, priv->nfs);
+		rt_virtiofsd_stop(priv->fs, priv->nfs);
 	free(priv);
 	for (i = 0; i < QEMU_MAX_ARGS; i++)
 		free(bufs[i]);
@@ -404,7 +404,7 @@ static void qemu_destroy(struct hv_vm *vm)
 		p->reaped = true;
 	}
 	if (p)
-		qemu_fs_reap(p->fs, p->nfs);
+		rt_virtiofsd_reap(p->fs, p->nfs);
 	if (vm->exit_fd >= 0)
 		close(vm->exit_fd);
 	if (vm->ctl_fd >= 0)

@@ -302,7 +302,9 @@ static bool needed(const struct rt_sandbox_policy *p, enum sandbox_need need)
 	case NEED_BLOCK:
 		return p->block_image;
 	case NEED_CHILD:
-		return p->child_pid > 0;
+		/* kvm: reaping the virtiofsd of shared directories, which end
+		 * by themselves when the VMM closes their sockets. */
+		return p->child_pid > 0 || p->kvm;
 	}
 	return false;
 }

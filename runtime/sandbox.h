@@ -40,7 +40,8 @@ struct rt_sandbox_policy {
 	 * openat, fsync, renameat, unlinkat, flock. */
 	bool state_files;
 	/* The in-process VMM: KVM_RUN and the few KVM ioctls used after the VM
-	 * is built, epoll for the device thread. */
+	 * is built, epoll for the device thread; wait4/waitid to reap the
+	 * virtiofsd of shared directories (never kill). */
 	bool kvm;
 	/* A terminal on the host side: TIOCGWINSZ to pass resizes on. */
 	bool terminal;

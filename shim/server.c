@@ -13,6 +13,8 @@
 
 #define CONNS_MAX 32
 #define WAITERS_MAX 64
+#define PFDS_MAX (CONNS_MAX + 2 + SHIM_PROCS_MAX * SHIM_CONSOLE_PFDS)
+#define PENDING_POLL_MS 200 /* while an exit waits for its terminal's output */
 
 struct conn {
 	int fd;
@@ -235,18 +237,31 @@ int shim_serve(struct shim_ctx *ctx, int listen_fd, struct lv_error **err)
 		return sfd;
 	}
 	while (!stop && !ctx->shutdown) {
-		struct pollfd pfd[CONNS_MAX + 2];
+		struct pollfd pfd[PFDS_MAX];
+		bool pending = shim_task_finish_exits(ctx);
 		size_t n = 0;
 
+		/* A finished exit may have a waiter (and a console less). */
+		answer_waiters(s);
 		pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = listen_fd, .events = s->nconns < CONNS_MAX ? POLLIN : 0 };
 		for (size_t i = 0; i < s->nconns; i++)
 			pfd[n++] = (struct pollfd){ .fd = s->conns[i].fd, .events = POLLIN };
-		if (poll(pfd, n, -1) < 0) {
+		for (size_t i = 0; i < ctx->nprocs; i++) {
+			if (ctx->procs[i].console)
+				n += (size_t)shim_console_pollfds(ctx->procs[i].console, &pfd[n]);
+		}
+		if (poll(pfd, n, pending ? PENDING_POLL_MS : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			r = lv_err(err, errno, "poll");
 			break;
+		}
+		/* Terminals first: every relay moves what it can without
+		 * blocking (cheaper than mapping revents back to procs). */
+		for (size_t i = 0; i < ctx->nprocs; i++) {
+			if (ctx->procs[i].console)
+				shim_console_pump(ctx->procs[i].console);
 		}
 		if (pfd[0].revents) {
 			struct signalfd_siginfo si;

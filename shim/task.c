@@ -7,6 +7,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../lib/cleanup.h"
@@ -14,6 +15,7 @@
 
 #define SHIM_VERSION "lightvm " LV_VERSION
 #define PIDS_MAX 64
+#define EXIT_DRAIN_MS 5000 /* how long an exit waits for its terminal's output */
 
 static int mkdir_p(const char *path, mode_t mode)
 {
@@ -71,6 +73,7 @@ static void proc_free(struct shim_proc *p)
 	free(p->stderr_path);
 	if (p->stdin_hold >= 0)
 		close(p->stdin_hold);
+	shim_console_free(p->console);
 	memset(p, 0, sizeof(*p));
 	p->stdin_hold = -1;
 }
@@ -230,6 +233,25 @@ static int read_pid_file(const char *path, pid_t *pid, struct lv_error **err)
 	return 0;
 }
 
+/* A terminal's console socket, before lightvm runs. */
+static int console_listen(struct shim_ctx *ctx, struct shim_proc *p, struct lv_error **err)
+{
+	return shim_console_listen(ctx->lv_root, ++ctx->console_seq, &p->console, err);
+}
+
+/* After lightvm ran: the pty master and the relay, then the write end of
+ * stdin kept until CloseIO (as open_stdio does). */
+static int console_accept(struct shim_proc *p, struct lv_error **err)
+{
+	int r = shim_console_accept(p->console, p->stdin_path, p->stdout_path, err);
+
+	if (r < 0)
+		return r;
+	if (*p->stdin_path && p->stdin_hold < 0)
+		p->stdin_hold = open(p->stdin_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	return 0;
+}
+
 static struct shim_proc *proc_add(struct shim_ctx *ctx, const struct shim_req *req, struct lv_error **err)
 {
 	struct shim_proc *p;
@@ -262,6 +284,9 @@ static void proc_remove(struct shim_ctx *ctx, struct shim_proc *p)
 	proc_free(p);
 	memmove(&ctx->procs[i], &ctx->procs[i + 1], (ctx->nprocs - i - 1) * sizeof(*p));
 	ctx->nprocs--;
+	/* The vacated slot held a copy of the last one: forget it, so that a
+	 * later proc_add starts from nothing (no stale exit, no shared console). */
+	memset(&ctx->procs[ctx->nprocs], 0, sizeof(*p));
 	ctx->procs[ctx->nprocs].stdin_hold = -1;
 }
 
@@ -275,8 +300,6 @@ static int task_create(struct shim_ctx *ctx, const struct shim_req *req, struct 
 		return lv_err_msg(err, EINVAL, "id: '%s', but this shim serves %s", req->id ? req->id : "", ctx->id);
 	if (ctx->created)
 		return lv_err_msg(err, EEXIST, "container %s: already created", ctx->id);
-	if (req->terminal)
-		return lv_err_msg(err, EOPNOTSUPP, "terminal: not supported by containerd-shim-lightvm-v2 yet");
 	if (req->checkpoint && *req->checkpoint)
 		return lv_err_msg(err, EOPNOTSUPP, "checkpoint: lightvm cannot restore checkpoints");
 	if (req->bundle && *req->bundle && strcmp(req->bundle, ctx->bundle) != 0)
@@ -289,23 +312,43 @@ static int task_create(struct shim_ctx *ctx, const struct shim_req *req, struct 
 		r = -ENOMEM;
 		goto fail_mount;
 	}
-	r = open_stdio(p, fds, err);
-	if (r < 0)
-		goto fail_proc;
 	snprintf(pid_file, sizeof(pid_file), "%s/init.pid", ctx->bundle);
-	r = shim_lightvm(ctx, fds, NULL, 0, err, "create", "--bundle", ctx->bundle, "--pid-file", pid_file, ctx->id,
-			 (char *)NULL);
-	close_stdio(fds);
+	if (p->terminal) {
+		r = console_listen(ctx, p, err);
+		if (r < 0)
+			goto fail_proc;
+		r = shim_lightvm(ctx, NULL, NULL, 0, err, "create", "--bundle", ctx->bundle, "--pid-file", pid_file,
+				 "--console-socket", shim_console_path(p->console), ctx->id, (char *)NULL);
+	} else {
+		r = open_stdio(p, fds, err);
+		if (r < 0)
+			goto fail_proc;
+		r = shim_lightvm(ctx, fds, NULL, 0, err, "create", "--bundle", ctx->bundle, "--pid-file", pid_file,
+				 ctx->id, (char *)NULL);
+		close_stdio(fds);
+	}
 	if (r == 0)
 		r = read_pid_file(pid_file, &p->pid, err);
 	if (r < 0)
 		goto fail_proc;
+	if (p->terminal) {
+		r = console_accept(p, err);
+		if (r < 0) {
+			struct lv_error *ignored = NULL;
+
+			/* The VM is up: take it down, and its monitor with it. */
+			shim_lightvm(ctx, NULL, NULL, 0, &ignored, "delete", "--force", ctx->id, (char *)NULL);
+			lv_error_free(&ignored);
+			waitpid(p->pid, NULL, 0);
+			goto fail_proc;
+		}
+	}
 	ctx->created = true;
 	shim_publish(ctx, &(struct shim_event){ .kind = SHIM_EV_CREATE, .container_id = ctx->id,
 						 .bundle = ctx->bundle, .rootfs = req->rootfs,
 						 .nrootfs = req->nrootfs, .stdin_path = p->stdin_path,
 						 .stdout_path = p->stdout_path, .stderr_path = p->stderr_path,
-						 .pid = (uint32_t)p->pid });
+						 .terminal = p->terminal, .pid = (uint32_t)p->pid });
 	shim_enc_pid(resp, (uint32_t)p->pid);
 	return 0;
 fail_proc:
@@ -322,15 +365,35 @@ static int exec_start(struct shim_ctx *ctx, struct shim_proc *p, struct lv_error
 
 	snprintf(spec, sizeof(spec), "%s/exec-%s.json", ctx->bundle, p->exec_id);
 	snprintf(pid_file, sizeof(pid_file), "%s/exec-%s.pid", ctx->bundle, p->exec_id);
-	r = open_stdio(p, fds, err);
-	if (r < 0)
-		return r;
-	r = shim_lightvm(ctx, fds, NULL, 0, err, "exec", "--process", spec, "--detach", "--pid-file", pid_file,
-			 ctx->id, (char *)NULL);
-	close_stdio(fds);
+	if (p->terminal) {
+		r = console_listen(ctx, p, err);
+		if (r < 0)
+			return r;
+		r = shim_lightvm(ctx, NULL, NULL, 0, err, "exec", "--process", spec, "--detach", "--pid-file", pid_file,
+				 "--console-socket", shim_console_path(p->console), ctx->id, (char *)NULL);
+	} else {
+		r = open_stdio(p, fds, err);
+		if (r < 0)
+			return r;
+		r = shim_lightvm(ctx, fds, NULL, 0, err, "exec", "--process", spec, "--detach", "--pid-file",
+				 pid_file, ctx->id, (char *)NULL);
+		close_stdio(fds);
+	}
 	unlink(spec);
 	if (r == 0)
 		r = read_pid_file(pid_file, &p->pid, err);
+	if (r == 0 && p->terminal) {
+		r = console_accept(p, err);
+		if (r < 0) { /* the exec runs without a terminal anyone reads: end it */
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, NULL, 0);
+			p->pid = 0;
+		}
+	}
+	if (r < 0 && p->console) {
+		shim_console_free(p->console);
+		p->console = NULL;
+	}
 	return r;
 }
 
@@ -360,15 +423,29 @@ static int task_start(struct shim_ctx *ctx, struct shim_proc *p, struct pb_buf *
 	return 0;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void record_exit(struct shim_ctx *ctx, struct shim_proc *p, int status)
 {
 	p->exited = true;
 	p->status = SHIM_STOPPED;
 	p->exit_status = WIFSIGNALED(status) ? 128u + (uint32_t)WTERMSIG(status) : (uint32_t)WEXITSTATUS(status);
 	p->exited_at = shim_now();
+	p->exit_pending = false;
 	if (p->stdin_hold >= 0) {
 		close(p->stdin_hold);
 		p->stdin_hold = -1;
+	}
+	if (p->console) { /* its last output first; closing gives the reader EOF */
+		shim_console_pump(p->console);
+		shim_console_free(p->console);
+		p->console = NULL;
 	}
 	shim_publish(ctx, &(struct shim_event){ .kind = SHIM_EV_EXIT, .container_id = ctx->id,
 						 .exec_id = p->exec_id, .pid = (uint32_t)p->pid,
@@ -382,10 +459,42 @@ void shim_task_reap(struct shim_ctx *ctx)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (size_t i = 0; i < ctx->nprocs; i++) {
-			if (ctx->procs[i].pid == pid && !ctx->procs[i].exited)
-				record_exit(ctx, &ctx->procs[i], status);
+			struct shim_proc *p = &ctx->procs[i];
+
+			if (p->pid != pid || p->exited || p->exit_pending)
+				continue;
+			if (p->console && !shim_console_done(p->console)) {
+				p->exit_pending = true;
+				p->pending_status = status;
+				p->pending_since_ms = now_ms();
+			} else {
+				record_exit(ctx, p, status);
+			}
 		}
 	}
+}
+
+bool shim_task_finish_exits(struct shim_ctx *ctx)
+{
+	bool left = false;
+	int64_t now = now_ms();
+
+	for (size_t i = 0; i < ctx->nprocs; i++) {
+		struct shim_proc *p = &ctx->procs[i];
+
+		if (!p->exit_pending)
+			continue;
+		shim_console_pump(p->console);
+		if (shim_console_done(p->console) || now - p->pending_since_ms >= EXIT_DRAIN_MS) {
+			if (!shim_console_done(p->console))
+				shim_log("process %s: terminal output not read in %d ms, dropped",
+					 *p->exec_id ? p->exec_id : ctx->id, EXIT_DRAIN_MS);
+			record_exit(ctx, p, p->pending_status);
+		} else {
+			left = true;
+		}
+	}
+	return left;
 }
 
 static int task_delete(struct shim_ctx *ctx, struct shim_proc *p, struct pb_buf *resp, struct lv_error **err)
@@ -405,6 +514,8 @@ static int task_delete(struct shim_ctx *ctx, struct shim_proc *p, struct pb_buf 
 				return r;
 			if (waitpid(p->pid, &status, 0) == p->pid)
 				record_exit(ctx, p, status);
+			else if (p->exit_pending) /* reaped already, its terminal not drained */
+				record_exit(ctx, p, p->pending_status);
 		} else {
 			r = shim_lightvm(ctx, NULL, NULL, 0, err, "delete", "--force", ctx->id, (char *)NULL);
 			if (r < 0)
@@ -439,7 +550,7 @@ static int task_kill(struct shim_ctx *ctx, struct shim_proc *p, const struct shi
 
 	if (req->signal == 0 || req->signal >= 65)
 		return lv_err_msg(err, EINVAL, "signal: %u is no signal", req->signal);
-	if (p->exited)
+	if (p->exited || p->exit_pending)
 		return lv_err_msg(err, ESRCH, "process %s: already finished", *p->exec_id ? p->exec_id : ctx->id);
 	if (*p->exec_id) {
 		if (p->status == SHIM_CREATED)
@@ -468,8 +579,6 @@ static int task_exec(struct shim_ctx *ctx, const struct shim_req *req, struct lv
 			return lv_err_msg(err, EEXIST, "exec %s: already exists", req->exec_id);
 	if (init->exited || init->status == SHIM_CREATED)
 		return lv_err_msg(err, EBUSY, "container %s: not running", ctx->id);
-	if (req->terminal)
-		return lv_err_msg(err, EOPNOTSUPP, "terminal: not supported by containerd-shim-lightvm-v2 yet");
 	if (!req->spec)
 		return lv_err_msg(err, EINVAL, "spec: missing (the process to run)");
 	snprintf(spec, sizeof(spec), "%s/exec-%s.json", ctx->bundle, req->exec_id);
@@ -590,9 +699,9 @@ int shim_task_call(struct shim_ctx *ctx, enum shim_method m, const struct shim_r
 		}
 		return 0;
 	case SHIM_RESIZE_PTY:
-		if (!p->terminal)
-			return 0; /* no terminal to resize (containerd sends one anyway) */
-		return lv_err_msg(err, EOPNOTSUPP, "ResizePty: not implemented by containerd-shim-lightvm-v2");
+		if (!p->console)
+			return 0; /* no terminal (containerd sends one anyway), or not started yet */
+		return shim_console_resize(p->console, req->width, req->height, err);
 	default:
 		return lv_err_msg(err, EINVAL, "%s: not handled here", shim_method_name(m));
 	}

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <sys/types.h>
 
+#include "console.h"
 #include "msg.h"
 
 #define SHIM_PROCS_MAX 64
@@ -22,6 +23,12 @@ struct shim_proc {
 	char *stdin_path, *stdout_path, *stderr_path;
 	bool terminal;
 	int stdin_hold; /* a write end of the stdin fifo, kept until CloseIO */
+	struct shim_console *console; /* terminal: the pty master's relay */
+	/* Reaped, but its terminal still has output for the stdout fifo: the
+	 * exit is recorded (and Wait answered) once that is written. */
+	bool exit_pending;
+	int pending_status;
+	int64_t pending_since_ms;
 };
 
 struct shim_ctx {
@@ -33,6 +40,7 @@ struct shim_ctx {
 	bool shutdown; /* set by Shutdown: the server exits after replying */
 	struct shim_proc procs[SHIM_PROCS_MAX];
 	size_t nprocs;
+	unsigned console_seq; /* names console sockets uniquely */
 };
 
 /* Fills the paths of ctx (lightvm binary and root); id, ns, address and
@@ -50,6 +58,10 @@ struct shim_proc *shim_task_proc(struct shim_ctx *ctx, const char *id, const cha
 
 /* Reaps every exited child, recording and publishing the exits of ours. */
 void shim_task_reap(struct shim_ctx *ctx);
+
+/* Records the pending exits whose terminal output is all written out (or
+ * that have waited long enough); true if some are still pending. */
+bool shim_task_finish_exits(struct shim_ctx *ctx);
 
 /* The `delete` subcommand: cleans up after a shim that is gone. */
 int shim_task_cleanup(struct shim_ctx *ctx, struct lv_error **err);

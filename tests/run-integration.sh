@@ -31,6 +31,9 @@
 #                     stopped and must leave no QEMU, socket or shell
 #                     record.  qemu backend, lightvm only.
 #   LIGHTVM_TEST_POOL_TARGET  the daemon's pool target (default 2)
+#   LIGHTVM_TEST_ENGINES  off: the engines' files (docker, containerd,
+#                     podman: tests/integration/engine_helpers.bash) skip;
+#                     default auto: they run where the engine is installed
 #
 # Prints TAP, the time each file took, and as its last line
 # "N passed, N failed" (", N skipped" when some were skipped).

@@ -360,8 +360,8 @@ static int check_restore_config(const struct vmm_config *c, const struct snap_hd
 	if (c->vcpus != h->nvcpus || c->mem_mib != h->mem_mib)
 		return lv_err_msg(err, EINVAL, "the snapshot is of %u vCPUs and %u MiB, not %u and %u", h->nvcpus,
 				  h->mem_mib, c->vcpus, c->mem_mib);
-	if (c->debug_fd >= 0 || c->blk_fd >= 0 || c->tap_fd >= 0)
-		return lv_err_msg(err, EINVAL, "a snapshot has no serial, block or net device");
+	if (c->debug_fd >= 0 || c->blk_fd >= 0 || c->tap_fd >= 0 || c->nfs)
+		return lv_err_msg(err, EINVAL, "a snapshot has no serial, block, net or fs device");
 	if (c->ctl_fd < 0 || !c->ctl_port_name || strcmp(c->ctl_port_name, h->port) != 0)
 		return lv_err_msg(err, EINVAL, "control channel: the snapshot's port is '%s'", h->port);
 	return 0;

@@ -68,6 +68,10 @@ static int check_config(const struct vmm_config *c, struct lv_error **err)
 		return lv_err_msg(err, EINVAL, "control channel: no fd or port name");
 	if (c->cmdline && strlen(c->cmdline) > VMM_MAX_CMDLINE / 2)
 		return lv_err_msg(err, EINVAL, "kernel command line: longer than %u bytes", VMM_MAX_CMDLINE / 2);
+	if (c->nfs > VMM_MAX_FS)
+		return lv_err_msg(err, EINVAL, "shared directories: %u, at most %u", c->nfs, VMM_MAX_FS);
+	if (c->nfs && !c->fs)
+		return lv_err_msg(err, EINVAL, "shared directories: %u without their descriptions", c->nfs);
 	return 0;
 }
 

@@ -30,7 +30,17 @@
 #define VMM_MMIO_BASE     0xd0000000ULL
 #define VMM_MMIO_STRIDE   0x1000ULL
 #define VMM_FIRST_GSI     5U
-#define VMM_MAX_DEVICES   8
+/* GSIs 5..23: the IOAPIC's 24 pins. */
+#define VMM_MAX_DEVICES   19
+/* Shared directories (virtio-fs), besides console, block and net. */
+#define VMM_MAX_FS        16
+
+/* A directory shared over virtio-fs: a vhost-user backend (virtiofsd)
+ * already connected, and the tag the guest mounts (1..36 bytes). */
+struct vmm_fs_config {
+	const char *tag;
+	int sock_fd;   /* the VMM works on its own duplicate */
+};
 
 struct vmm_config {
 	const char *kvm_path;      /* NULL: /dev/kvm */
@@ -54,6 +64,12 @@ struct vmm_config {
 	/* An optional network device: a tap fd (IFF_VNET_HDR), or -1. */
 	int tap_fd;
 	uint8_t mac[6];
+	/* Shared directories, one virtio-fs device each (vmm_create() only:
+	 * a snapshot or restore refuses them). */
+	const struct vmm_fs_config *fs;
+	unsigned int nfs;           /* <= VMM_MAX_FS */
+	/* How long a vhost-user backend may take to answer (0: 10 s). */
+	int backend_timeout_ms;
 };
 
 /* Why the VM ended, once exit_fd is readable. */

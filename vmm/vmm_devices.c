@@ -1,6 +1,7 @@
 /* The VM's optional devices and its port I/O: COM1 for --debug, a block
- * device and a network device when the caller hands over their fds, and
- * the legacy PC ports a Linux guest probes. */
+ * device and a network device when the caller hands over their fds, a
+ * virtio-fs device per shared directory, and the legacy PC ports a Linux
+ * guest probes. */
 #include <linux/kvm.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -10,6 +11,7 @@
 #include "legacy.h"
 #include "serial.h"
 #include "virtio_blk.h"
+#include "virtio_fs.h"
 #include "virtio_net.h"
 #include "vmm_internal.h"
 
@@ -39,6 +41,39 @@ void vmm_serial_teardown(struct vmm *v)
 	v->serial_irq_fd = -1;
 }
 
+/* A virtio-fs device: the window, and one ioeventfd per queue on
+ * QueueNotify matching the queue's index, which goes to the backend as
+ * that ring's kick. */
+static int add_fs(struct vmm *v, const struct vmm_fs_config *c, struct lv_error **err)
+{
+	struct vmm_virtio_mmio *m;
+	uint64_t base;
+	unsigned int gsi, q;
+	int r;
+
+	vmm_next_slot(v, &base, &gsi);
+	r = vmm_fs_create(v->mem, base, gsi, v->loop, c->sock_fd, c->tag, v->cfg.backend_timeout_ms, &v->fs[v->nfs],
+			  err);
+	if (r < 0)
+		return lv_err_wrap(err, "virtio-fs %u", v->nfs);
+	m = vmm_fs_mmio(v->fs[v->nfs++]);
+	r = vmm_add_window(v, m, err);
+	if (r < 0)
+		return r;
+	for (q = 0; q < VMM_FS_NUM_QUEUES; q++) {
+		struct kvm_ioeventfd io = {
+			.datamatch = q,
+			.addr = base + VMM_VIRTIO_MMIO_NOTIFY,
+			.len = 4,
+			.fd = vmm_fs_kick_fd(v->fs[v->nfs - 1], q),
+			.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+		};
+		if (ioctl(v->vm->vm_fd, KVM_IOEVENTFD, &io) < 0)
+			return lv_err(err, errno, "%s: KVM_IOEVENTFD for queue %u", m->ops->name, q);
+	}
+	return 0;
+}
+
 int vmm_extra_devices(struct vmm *v, struct lv_error **err)
 {
 	uint64_t base;
@@ -63,11 +98,18 @@ int vmm_extra_devices(struct vmm *v, struct lv_error **err)
 		if (r < 0)
 			return r;
 	}
+	for (unsigned int i = 0; i < v->cfg.nfs; i++) {
+		r = add_fs(v, &v->cfg.fs[i], err);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
 void vmm_extra_devices_destroy(struct vmm *v)
 {
+	while (v->nfs)
+		vmm_fs_destroy(&v->fs[--v->nfs]);
 	vmm_net_destroy(&v->net);
 	vmm_blk_destroy(&v->blk);
 }

@@ -20,6 +20,7 @@ struct vmm_window {
 };
 
 struct vmm_blk;
+struct vmm_fs;
 struct vmm_net;
 struct vmm_serial;
 
@@ -47,6 +48,8 @@ struct vmm {
 	struct vmm_console *console;
 	struct vmm_blk *blk;
 	struct vmm_net *net;
+	struct vmm_fs *fs[VMM_MAX_FS];
+	unsigned int nfs;
 	struct vmm_window win[VMM_MAX_DEVICES];
 	unsigned int nwin;
 

@@ -246,3 +246,109 @@ function ctr_run() {
 	run ctr_ task kill -s KILL "$ID"
 	[ "$status" -eq 0 ]
 }
+
+# ctr_pty ROWS COLS [MARKER resize ROWS2 COLS2 | MARKER send TEXT]... -- ARGS...:
+# `ctr ARGS` on a pty of its own (ctr -t needs a terminal) of ROWS x COLS;
+# once the output shows MARKER, the pty becomes ROWS2 x COLS2 (ctr gets
+# SIGWINCH and sends ResizePty), or TEXT is typed.  Sets output (CRs
+# removed) and status.
+function ctr_pty() {
+	cat >"$CDIR/ptyrun.py" <<-'PY'
+		import fcntl, os, pty, struct, sys, termios
+		a = sys.argv[1:]
+		cut = a.index("--")
+		opt, cmd = a[:cut], a[cut + 1:]
+		def size(fd, rows, cols):
+		    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", int(rows), int(cols), 0, 0))
+		acts, i = [], 2
+		while i < len(opt):
+		    n = 4 if opt[i + 1] == "resize" else 3
+		    acts.append(opt[i:i + n])
+		    i += n
+		pid, fd = pty.fork()
+		if pid == 0:
+		    size(0, opt[0], opt[1])
+		    os.execvp(cmd[0], cmd)
+		out = b""
+		while True:
+		    try:
+		        data = os.read(fd, 4096)
+		    except OSError:
+		        break
+		    if not data:
+		        break
+		    out += data
+		    while acts and acts[0][0].encode() in out:
+		        act = acts.pop(0)
+		        if act[1] == "resize":
+		            size(fd, act[2], act[3])
+		        else:
+		            os.write(fd, act[2].encode())
+		sys.stdout.write(out.decode(errors="replace").replace("\r", ""))
+		_, st = os.waitpid(pid, 0)
+		sys.exit(os.waitstatus_to_exitcode(st) & 255)
+	PY
+	local args=()
+	while [ "$1" != -- ]; do args+=("$1"); shift; done
+	shift
+	output=$(timeout "$LIGHTVM_CMD_TIMEOUT" python3 "$CDIR/ptyrun.py" "${args[@]}" -- \
+		ctr -a "$CDIR/c/containerd.sock" "$@" 2>&1 </dev/null) && status=0 || status=$?
+	echo "ctr $* on a ${args[0]}x${args[1]} pty (status=$status):" >&2
+	echo "$output" >&2
+}
+
+# In the guest: stty size once the terminal has one (ctr gives its size
+# through ResizePty just after Start; BusyBox's stty prints nothing, and
+# exits 0, for 0 x 0), at most 10 s.
+WAIT_SIZE='i=0; while [ -z "$(stty size 2>/dev/null)" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; echo "size $(stty size)"'
+
+@test "shim: ctr run -t: the process has a /dev/pts terminal of ctr's size; its status; nothing left (one VM)" {
+	ctr_pty 30 100 -- run -t --rm --runtime io.containerd.lightvm.v2 "$IMAGE" "$ID" \
+		sh -c "tty; $WAIT_SIZE; echo done; exit 3"
+	[ "$status" -eq 3 ] || fail "status $status"
+	grep -qx '/dev/pts/[0-9]*' <<<"$output" || fail "no /dev/pts tty in the output"
+	assert_output_contains "size 30 100"
+	assert_output_contains done
+	assert_nothing_left "$ID"
+	[ -z "$(ls "$CDIR/lvroot/default" | grep '^tty-')" ] || fail "console sockets left: $(ls "$CDIR/lvroot/default")"
+}
+
+@test "shim: ctr run -t: a resize of ctr's terminal reaches the guest's pty (ResizePty) (one VM)" {
+	ctr_pty 30 100 first-size resize 40 120 -- run -t --rm --runtime io.containerd.lightvm.v2 "$IMAGE" "$ID" \
+		sh -c "$WAIT_SIZE; echo first-size; i=0; while [ \"\$(stty size)\" != '40 120' ] && [ \$i -lt 150 ]; do sleep 0.2; i=\$((i+1)); done; echo \"now \$(stty size)\""
+	[ "$status" -eq 0 ] || fail "status $status"
+	assert_output_contains "size 30 100"
+	assert_output_contains "now 40 120"
+	assert_nothing_left "$ID"
+}
+
+@test "shim: ctr run -t: what is typed on ctr's terminal reaches the process (stdin relay) (one VM)" {
+	ctr_pty 24 80 ready send $'hello there\r' -- run -t --rm --runtime io.containerd.lightvm.v2 "$IMAGE" "$ID" \
+		sh -c 'echo ready; read line; echo "got [$line]"'
+	[ "$status" -eq 0 ] || fail "status $status"
+	assert_output_contains "got [hello there]"
+	assert_nothing_left "$ID"
+}
+
+@test "shim: ctr run -t: output larger than every buffer arrives whole before the exit (one VM)" {
+	ctr_pty 24 80 -- run -t --rm --runtime io.containerd.lightvm.v2 "$IMAGE" "$ID" sh -c 'seq 1 20000; echo END'
+	[ "$status" -eq 0 ] || fail "status $status"
+	[ "$(grep -cx '[0-9]*' <<<"$output")" -eq 20000 ] || fail "$(grep -cx '[0-9]*' <<<"$output") lines of 20000"
+	[ "$(tail -n 1 <<<"$output")" = END ] || fail "last line: $(tail -n 1 <<<"$output")"
+	assert_nothing_left "$ID"
+}
+
+@test "shim: ctr task exec -t: a terminal for the exec, its size and status; plain exec still works (one VM)" {
+	ctr_run -d "$IMAGE" "$ID" sleep 600
+	[ "$status" -eq 0 ]
+	ctr_pty 25 90 -- task exec -t --exec-id t1 "$ID" sh -c "tty; $WAIT_SIZE; echo exec-done; exit 4"
+	[ "$status" -eq 4 ] || fail "status $status"
+	grep -qx '/dev/pts/[0-9]*' <<<"$output" || fail "no /dev/pts tty in the output"
+	assert_output_contains "size 25 90"
+	assert_output_contains exec-done
+	run ctr_ task exec --exec-id e2 "$ID" echo plain
+	[ "$status" -eq 0 ] && [ "$output" = plain ]
+	[ -z "$(ls "$CDIR/lvroot/default" | grep '^tty-')" ] || fail "console sockets left: $(ls "$CDIR/lvroot/default")"
+	run ctr_ task kill -s KILL "$ID"
+	[ "$status" -eq 0 ]
+}

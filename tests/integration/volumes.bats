@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # Directory bind mounts (volumes): shared with the guest over virtio-fs, one
-# virtiofsd per mount (runtime/hv_qemu_fs.c), mounted by the guest init with
-# -t virtiofs.  Writes on either side are the other's at once; "ro" is
+# virtiofsd per mount (runtime/virtiofsd.c) behind the VMM's vhost-user-fs
+# device (QEMU's, or vmm/virtio_fs.c with the kvm backend), mounted by the
+# guest init with -t virtiofs.  Writes on either side are the other's at once; "ro" is
 # enforced on the host, so not even a guest with CAP_SYS_ADMIN gets past it.
 
 load helpers
@@ -15,7 +16,6 @@ function no_virtiofsd_for() { # DIR...
 
 @test "volumes: a directory is shared both ways while the container runs; ro holds against the guest (one VM)" {
 	requires root lightvm kernel
-	[ "$LIGHTVM_BACKEND" = qemu ] || skip "directories are shared by the qemu backend only"
 	local rw=$TESTDIR/vol-rw ro=$TESTDIR/vol-ro i rc=0
 	mkdir -p "$rw/sub" "$ro"
 	echo hello-from-host >"$rw/sub/hello.txt"
@@ -55,21 +55,29 @@ for s in ('bounding', 'effective', 'permitted'):
 	no_virtiofsd_for "$rw" "$ro"
 }
 
-@test "volumes: the kvm backend refuses a directory bind, naming the mount" {
-	requires root lightvm
-	[ "$LIGHTVM_BACKEND" = kvm ] || skip "a kvm backend test"
-	mkdir -p "$TESTDIR/vol"
-	update_config "c['mounts'].append({'destination': '/data', 'type': 'bind', 'source': '$TESTDIR/vol', 'options': ['rbind']})"
-	lightvm create --bundle "$BUNDLE" tvk
-	[ "$status" -ne 0 ]
-	assert_output_contains "mounts["
-	assert_output_contains "qemu backend"
+@test "volumes: KILL ends the container and its virtiofsd with it; nothing is left (one VM)" {
+	requires root lightvm kernel
+	local vol=$TESTDIR/vol-kill
+	mkdir -p "$vol"
+	update_config "c['mounts'].append({'destination': '/data', 'type': 'bind', 'source': '$vol', 'options': ['rbind']})"
+	set_cmd sh -c 'echo up >/data/up; exec sleep 1000'
+	lightvm run -d --bundle "$BUNDLE" tvk
+	[ "$status" -eq 0 ]
+	wait_for_status tvk running 10
+	wait_for_file "$vol/up" up 30
+	pgrep -f "virtiofsd.*source=$vol( |\$)" >/dev/null || fail "no virtiofsd serves $vol"
+	lightvm kill tvk KILL
+	[ "$status" -eq 0 ]
+	wait_for_status tvk stopped 15
+	lightvm delete tvk
+	[ "$status" -eq 0 ]
+	for i in $(seq 50); do pgrep -f "virtiofsd.*source=$vol( |\$)" >/dev/null || break; sleep 0.1; done
+	no_virtiofsd_for "$vol"
 	[ ! -e "$ROOT/tvk" ]
 }
 
-@test "volumes: a missing virtiofsd is a clear error and leaves nothing (qemu backend)" {
+@test "volumes: a missing virtiofsd is a clear error and leaves nothing" {
 	requires root lightvm kernel
-	[ "$LIGHTVM_BACKEND" = qemu ] || skip "directories are shared by the qemu backend only"
 	local cfg
 	mkdir -p "$TESTDIR/vol"
 	cfg=$(<"$LIGHTVM_CONFIG")

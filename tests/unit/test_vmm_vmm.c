@@ -77,6 +77,33 @@ static void test_config_errors(int ctl_fd)
 	longline[sizeof(longline) - 1] = '\0';
 	c.cmdline = longline;
 	expect_error(&c, EINVAL, "command line", "command line too long");
+	c = base_config(ctl_fd);
+	c.nfs = VMM_MAX_FS + 1;
+	c.fs = (const struct vmm_fs_config[VMM_MAX_FS + 1]){ { 0 } };
+	expect_error(&c, EINVAL, "shared directories", "too many shared directories");
+	c.nfs = 1;
+	c.fs = NULL;
+	expect_error(&c, EINVAL, "shared directories", "a shared directory without its description");
+}
+
+/* A share whose backend is gone: the handshake fails at creation, naming
+ * the device, and the half-built VM unwinds. */
+static void test_fs_without_backend(int ctl_fd)
+{
+	struct vmm_config c = base_config(ctl_fd);
+	struct vmm_fs_config fs = { .tag = "lvfs0" };
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		ok(0, "socketpair");
+		return;
+	}
+	close(sv[1]);
+	fs.sock_fd = sv[0];
+	c.fs = &fs;
+	c.nfs = 1;
+	expect_error(&c, EPIPE, "virtio-fs 0", "a share whose vhost-user backend hung up");
+	close(sv[0]);
 }
 
 static bool kvm_usable(void)
@@ -156,6 +183,7 @@ int main(void)
 		ok(1, "# SKIP no /dev/kvm");
 	} else {
 		test_bad_kernels(sv[1]);
+		test_fs_without_backend(sv[1]);
 		if (access(bzimage(), R_OK) == 0)
 			test_lifecycle(sv[1]);
 		else

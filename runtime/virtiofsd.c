@@ -1,10 +1,12 @@
-/* Shared directories for the QEMU backend: one virtiofsd per directory bind
- * mount, speaking vhost-user to a vhost-user-fs-device (virtio-mmio on
- * microvm) that the guest mounts with -t virtiofs by its tag.
+/* Shared directories for both backends: one virtiofsd per directory bind
+ * mount, speaking vhost-user to a vhost-user-fs device (QEMU's
+ * vhost-user-fs-device on microvm, or our VMM's vmm/virtio_fs.c) that the
+ * guest mounts with -t virtiofs by its tag.
  *
  * No socket path: the monitor makes a listening socket bound to an
  * autobound abstract address, hands it to virtiofsd (--fd) and connects a
- * second socket to it for QEMU's chardev (fd=).  The connection is queued
+ * second socket to it for the VMM (QEMU's chardev fd=, or the kvm
+ * backend's device).  The connection is queued
  * in the backlog before virtiofsd accepts it, so nobody waits for a file
  * to appear and nothing is left on disk.
  *
@@ -12,7 +14,7 @@
  * private mount namespace where its source is a read-only bind of the
  * directory (recursively, submounts included).  The guest cannot undo that
  * from its side: it is the host's mount. */
-#include "hv_qemu_fs.h"
+#include "virtiofsd.h"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -47,7 +49,7 @@ static int bind_readonly(const char *src)
 }
 
 /* Runs in the forked child: no allocation, _exit on any failure (the
- * parent sees virtiofsd's absence as QEMU failing to connect). */
+ * parent sees virtiofsd's absence as the VMM's handshake failing). */
 static void fs_child(const char *const argv[], const struct hv_share *s, int listen_fd, int logfd, pid_t parent)
 {
 	sigset_t none;
@@ -103,7 +105,7 @@ static int socket_pair_listening(int *listen_fd, int *conn_fd, struct lv_error *
 	return 0;
 }
 
-static int start_one(const char *virtiofsd, const struct hv_share *s, int logfd, struct qemu_fs *fs,
+static int start_one(const char *virtiofsd, const struct hv_share *s, int logfd, struct rt_virtiofsd *fs,
 		     struct lv_error **err)
 {
 	cleanup_free char *source = NULL;
@@ -115,7 +117,7 @@ static int start_one(const char *virtiofsd, const struct hv_share *s, int logfd,
 		source = NULL;
 		return lv_err(err, ENOMEM, "virtiofsd %s", s->tag);
 	}
-	r = socket_pair_listening(&l, &fs->qemu_fd, err);
+	r = socket_pair_listening(&l, &fs->conn_fd, err);
 	if (r < 0)
 		return r;
 	{
@@ -135,14 +137,14 @@ static int start_one(const char *virtiofsd, const struct hv_share *s, int logfd,
 	return 0;
 }
 
-int qemu_fs_start(const char *virtiofsd, const struct hv_vm_config *vc, int logfd, struct qemu_fs *fs,
+int rt_virtiofsd_start(const char *virtiofsd, const struct hv_vm_config *vc, int logfd, struct rt_virtiofsd *fs,
 		  struct lv_error **err)
 {
 	size_t i;
 	int r;
 
 	for (i = 0; i < vc->nshares; i++)
-		fs[i] = (struct qemu_fs){ .pid = 0, .qemu_fd = -1 };
+		fs[i] = (struct rt_virtiofsd){ .pid = 0, .conn_fd = -1 };
 	if (vc->nshares && access(virtiofsd, X_OK) < 0)
 		return lv_err(err, errno, "virtiofsd \"%s\" (for directory bind mounts; set \"virtiofsd\" in the runtime config)",
 			      virtiofsd);
@@ -150,15 +152,21 @@ int qemu_fs_start(const char *virtiofsd, const struct hv_vm_config *vc, int logf
 		r = start_one(virtiofsd, &vc->shares[i], logfd, &fs[i], err);
 		if (r < 0) {
 			lv_err_wrap(err, "directory %s", vc->shares[i].source);
-			qemu_fs_stop(fs, i + 1);
+			rt_virtiofsd_stop(fs, i + 1);
 			return r;
 		}
 	}
 	return 0;
 }
 
-void qemu_fs_reap(struct qemu_fs *fs, size_t n)
+void rt_virtiofsd_reap(struct rt_virtiofsd *fs, size_t n)
 {
+	/* Our ends first: a virtiofsd ends when its last peer closes. */
+	for (size_t i = 0; i < n; i++) {
+		if (fs[i].conn_fd >= 0)
+			close(fs[i].conn_fd);
+		fs[i].conn_fd = -1;
+	}
 	for (int tries = 0; tries < 200; tries++) {
 		bool left = false;
 
@@ -171,14 +179,9 @@ void qemu_fs_reap(struct qemu_fs *fs, size_t n)
 			break;
 		usleep(10000);
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (fs[i].qemu_fd >= 0)
-			close(fs[i].qemu_fd);
-		fs[i].qemu_fd = -1;
-	}
 }
 
-void qemu_fs_stop(struct qemu_fs *fs, size_t n)
+void rt_virtiofsd_stop(struct rt_virtiofsd *fs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (fs[i].pid > 0) {
@@ -187,8 +190,8 @@ void qemu_fs_stop(struct qemu_fs *fs, size_t n)
 				;
 			fs[i].pid = 0;
 		}
-		if (fs[i].qemu_fd >= 0)
-			close(fs[i].qemu_fd);
-		fs[i].qemu_fd = -1;
+		if (fs[i].conn_fd >= 0)
+			close(fs[i].conn_fd);
+		fs[i].conn_fd = -1;
 	}
 }
