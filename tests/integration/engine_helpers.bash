@@ -206,11 +206,12 @@ function __dockerd_start() {
 	[ -f "$ENGINE_DIR/containerd.pid" ] || __containerd_start || return 1
 	mkdir -p "$ENGINE_DIR/docker-client"
 	echo '{}' >"$ENGINE_DIR/daemon.json"
-	# No iptables, bridge or masquerading: tests use --network none.
+	# No iptables, default bridge or masquerading (tests use --network none,
+	# or a network of their own): -p is served by docker's userland proxy.
 	dockerd --config-file "$ENGINE_DIR/daemon.json" --data-root "$ENGINE_DIR/docker" \
 		--exec-root "$ENGINE_DIR/dexec" --pidfile "$ENGINE_DIR/dockerd.pid" \
 		-H "unix://$ENGINE_DIR/docker.sock" --containerd "$ENGINE_DIR/containerd.sock" \
-		--iptables=false --ip-masq=false --bridge=none --userland-proxy=false \
+		--iptables=false --ip-masq=false --bridge=none \
 		--add-runtime "lightvm=$ENGINE_RUNTIME" </dev/null >"$ENGINE_DIR/dockerd.log" 2>&1 &
 	echo $! >"$ENGINE_DIR/dockerd.bgpid"
 	if ! __wait_until 60 docker_ version; then

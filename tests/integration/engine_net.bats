@@ -4,8 +4,8 @@
 # veth into the monitor's new namespace before the VM is launched), and
 # podman on its default CNI bridge with -p (a network namespace path; the
 # portmap plugin's DNAT to the container's address).  The harness starts
-# dockerd without iptables or the default bridge, so docker's -p (which
-# needs them) is not tested here; podman's is.  What the engines add to the
+# dockerd without iptables or the default bridge: docker's -p is served by
+# its userland proxy there (podman's by iptables DNAT).  What the engines add to the
 # host for this (the CNI bridge and its iptables chains, docker's network)
 # is removed again if this file made it.
 
@@ -51,11 +51,11 @@ function __remove_cni_chains() {
 	done
 }
 
-@test "docker run on a network of its own: the guest has the veth's address and route, reaches the gateway, and the host reaches its server (one VM)" {
-	local n=$((RANDOM % 200 + 20)) ip got= i
+@test "docker run -p on a network of its own: the guest has the veth's address and route, reaches the gateway; its server answers at its address and on the host's port (one VM)" {
+	local n=$((RANDOM % 200 + 20)) port=$((RANDOM % 1000 + 19000)) ip got= i
 	engine_run docker_ network create --driver bridge --subnet "10.249.$n.0/24" --gateway "10.249.$n.1" lvnet
 	[ "$status" -eq 0 ]
-	engine_run docker_ run -d --name dnet --runtime lightvm --network lvnet "$IMAGE_DOCKER" sh -c \
+	engine_run docker_ run -d --name dnet --runtime lightvm --network lvnet -p "127.0.0.1:$port:80" "$IMAGE_DOCKER" sh -c \
 		"ip addr show eth0; ip route; ping -c 1 -W 5 10.249.$n.1 >/dev/null && echo ping-ok
 		 while :; do echo served-by-the-vm | nc -l -p 80; done"
 	[ "$status" -eq 0 ]
@@ -71,6 +71,14 @@ function __remove_cni_chains() {
 		sleep 0.2
 	done
 	[ "$got" = served-by-the-vm ] || fail "the host could not reach the guest's server at $ip:80"
+	# -p: without iptables (the harness's dockerd), docker's userland proxy
+	# forwards the host's port to the container's address.
+	got=
+	for i in $(seq 30); do
+		got=$(timeout 2 busybox nc 127.0.0.1 "$port" </dev/null 2>/dev/null) && [ -n "$got" ] && break
+		sleep 0.2
+	done
+	[ "$got" = served-by-the-vm ] || fail "nothing answered on the host's port $port"
 	engine_run docker_ rm -f dnet
 	[ "$status" -eq 0 ]
 }
