@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../lib/cleanup.h"
+#include "console.h"
 #include "../lib/sha256.h"
 #include "container_internal.h"
 #include "ctl.h"
@@ -43,22 +44,6 @@ static void detach_stdio(bool with_stderr)
 	if (with_stderr)
 		dup2(fd, STDERR_FILENO);
 	close(fd);
-}
-
-static int connect_console(const char *path, struct lv_error **err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	cleanup_close int fd = -1;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return lv_err_msg(err, ENAMETOOLONG, "--console-socket \"%s\": path too long", path);
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return lv_err(err, errno, "--console-socket: socket");
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return lv_err(err, errno, "--console-socket \"%s\"", path);
-	return lv_take_fd(&fd);
 }
 
 static int write_pid_file(const char *path, pid_t pid, struct lv_error **err)
@@ -380,7 +365,7 @@ static int spawn_monitor(struct rt_context *ctx, const struct rt_create_opts *o,
 	int r;
 
 	if (o->console_socket && p->spec->process.terminal) {
-		console = connect_console(o->console_socket, err);
+		console = rt_console_connect(o->console_socket, err);
 		if (console < 0)
 			return console;
 	} else if (p->spec->process.terminal) {

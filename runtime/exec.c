@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "../lib/cleanup.h"
+#include "console.h"
+#include "page_build.h"
 #include "../noxs/chan.h"
 #include "../noxs/page.h"
 #include "container_internal.h"
@@ -122,24 +124,10 @@ static int build_page(const struct rt_exec_opts *o, struct rt_process *p, uint8_
 	np.flags = (o->tty || (o->process_file && p->terminal) ? NOXS_F_TERMINAL : 0) |
 		   (o->no_new_privs || p->no_new_privileges ? NOXS_F_NO_NEW_PRIVS : 0) |
 		   (p->caps.present ? NOXS_F_HAS_CAPS : 0) | (p->umask >= 0 ? NOXS_F_HAS_UMASK : 0);
-	np.umask = p->umask >= 0 ? (uint32_t)p->umask : 022;
-	np.rows = (uint16_t)p->rows;
-	np.cols = (uint16_t)p->cols;
-	np.caps[0] = p->caps.bounding;
-	np.caps[1] = p->caps.effective;
-	np.caps[2] = p->caps.inheritable;
-	np.caps[3] = p->caps.permitted;
-	np.caps[4] = p->caps.ambient;
 	np.hostname = "";
-	np.rlimits = calloc(p->nrlimits + 1, sizeof(*np.rlimits));
-	if (!np.rlimits)
-		return lv_err(err, ENOMEM, "exec");
-	for (size_t i = 0; i < p->nrlimits; i++) {
-		np.rlimits[i].resource = (uint32_t)p->rlimits[i].resource;
-		np.rlimits[i].soft = p->rlimits[i].soft;
-		np.rlimits[i].hard = p->rlimits[i].hard;
-	}
-	np.nrlimits = (uint32_t)p->nrlimits;
+	r = rt_page_fill_process(&np, p, err);
+	if (r < 0)
+		return lv_err_wrap(err, "exec");
 	r = noxs_page_encode(&np, page, len, err);
 	free(np.rlimits);
 	if (r < 0)
@@ -153,36 +141,18 @@ static int build_page(const struct rt_exec_opts *o, struct rt_process *p, uint8_
 	return 0;
 }
 
-static int connect_console(const char *path, struct lv_error **err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	cleanup_close int fd = -1;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return lv_err_msg(err, ENAMETOOLONG, "--console-socket \"%s\": path too long", path);
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return lv_err(err, errno, "--console-socket: socket");
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return lv_err(err, errno, "--console-socket \"%s\"", path);
-	return lv_take_fd(&fd);
-}
-
 /* A host pty for -t with --console-socket: the master goes to the socket
  * (as with create -t), the slave becomes the relay's stdio, raw: the guest's
  * pty does the line discipline. */
 static int console_pty(const char *sock_path, const struct rt_process *p, int *slave, struct lv_error **err)
 {
-	char name[128], cbuf[CMSG_SPACE(sizeof(int))];
+	char name[128];
 	cleanup_close int master = -1, sock = -1, fd = -1;
 	struct winsize ws = { .ws_row = (unsigned short)p->rows, .ws_col = (unsigned short)p->cols };
-	struct iovec iov;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *c;
 	struct termios tio;
+	int r;
 
-	sock = connect_console(sock_path, err);
+	sock = rt_console_connect(sock_path, err);
 	if (sock < 0)
 		return sock;
 	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -197,15 +167,9 @@ static int console_pty(const char *sock_path, const struct rt_process *p, int *s
 		cfmakeraw(&tio);
 		tcsetattr(fd, TCSANOW, &tio);
 	}
-	iov = (struct iovec){ .iov_base = name, .iov_len = strlen(name) };
-	memset(cbuf, 0, sizeof(cbuf));
-	c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &master, sizeof(int));
-	if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
-		return lv_err(err, errno, "send the pty master over --console-socket");
+	r = rt_console_send(sock, master, name, err);
+	if (r < 0)
+		return r;
 	*slave = lv_take_fd(&fd);
 	return 0;
 }

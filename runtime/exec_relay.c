@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../lib/cleanup.h"
+#include "../lib/io.h"
 #include "../noxs/chan.h"
 
 /* The largest message the monitor sends: stdio chunks. */
@@ -28,25 +29,6 @@ struct relay {
 	int wstatus;
 	char msg[NOXS_EXEC_ERROR_MAX + 1];
 };
-
-static bool write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-			poll(&pfd, 1, -1);
-			continue;
-		}
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
 
 static int send_frame(struct relay *x, uint16_t type, const void *p, uint32_t len)
 {
@@ -102,11 +84,11 @@ static bool from_monitor(struct relay *x)
 	len = (uint32_t)n - NOXS_FRAME_HDR;
 	switch (noxs_get_u16(msg)) {
 	case NOXS_MSG_EXEC_STDOUT:
-		if (x->out_ok && !write_all(x->rl->out_fd, msg + NOXS_FRAME_HDR, len))
+		if (x->out_ok && !lv_write_all(x->rl->out_fd, msg + NOXS_FRAME_HDR, len))
 			x->out_ok = false;
 		break;
 	case NOXS_MSG_EXEC_STDERR:
-		if (x->err_ok && !write_all(x->rl->err_fd, msg + NOXS_FRAME_HDR, len))
+		if (x->err_ok && !lv_write_all(x->rl->err_fd, msg + NOXS_FRAME_HDR, len))
 			x->err_ok = false;
 		break;
 	case NOXS_MSG_EXEC_ERROR:

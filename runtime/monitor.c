@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "../lib/cleanup.h"
+#include "../lib/io.h"
+#include "console.h"
 #include "../lib/clock.h"
 #include "../noxs/chan.h"
 #include "../noxs/page.h"
@@ -86,27 +88,6 @@ static void sync_report(struct monitor *m, int errnum, const char *msg)
 		(void)!write(m->sync_fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 	close(m->sync_fd);
 	m->sync_fd = -1;
-}
-
-/* Blocking write of all bytes; a reader that went away just loses output,
- * as a container writing into a closed pipe would. */
-static bool write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-			poll(&pfd, 1, -1);
-			continue;
-		}
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
 }
 
 static int save_state(struct monitor *m, enum rt_status status)
@@ -322,11 +303,11 @@ static void guest_frame(struct monitor *m, uint16_t type, const uint8_t *p, uint
 		}
 		break;
 	case NOXS_MSG_STDOUT:
-		if (m->out_ok && !write_all(m->out_fd, p, len))
+		if (m->out_ok && !lv_write_all(m->out_fd, p, len))
 			m->out_ok = false;
 		break;
 	case NOXS_MSG_STDERR:
-		if (m->err_ok && !write_all(m->err_fd, p, len))
+		if (m->err_ok && !lv_write_all(m->err_fd, p, len))
 			m->err_ok = false;
 		break;
 	case NOXS_MSG_ERROR:
@@ -416,24 +397,6 @@ static int setup_signals(struct monitor *m, struct lv_error **err)
 	return 0;
 }
 
-static int send_console(int sock, int master, const char *name, struct lv_error **err)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = (void *)name, .iov_len = strlen(name) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *c;
-
-	memset(cbuf, 0, sizeof(cbuf));
-	c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &master, sizeof(int));
-	if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
-		return lv_err(err, errno, "send the pty master over --console-socket");
-	return 0;
-}
-
 /* The caller gets the master of a host pty, as with runc; we keep the slave
  * as our controlling terminal (so a resize reaches us as SIGWINCH) in raw
  * mode: the guest's own pty does the line discipline. */
@@ -460,7 +423,7 @@ static int setup_terminal(struct monitor *m, struct lv_error **err)
 		tcsetattr(slave, TCSANOW, &tio);
 	}
 	m->in_fd = m->out_fd = m->err_fd = slave;
-	r = send_console(m->a->console_fd, master, name, err);
+	r = rt_console_send(m->a->console_fd, master, name, err);
 	if (r < 0)
 		return r;
 	return 0;

@@ -126,6 +126,28 @@ static void fill_devices(const struct rt_page_devices *devs, struct noxs_device 
 	np->channels = ch;
 }
 
+int rt_page_fill_process(struct noxs_proc *np, const struct rt_process *p, struct lv_error **err)
+{
+	np->umask = p->umask >= 0 ? (uint32_t)p->umask : 022;
+	np->rows = (uint16_t)p->rows;
+	np->cols = (uint16_t)p->cols;
+	np->caps[0] = p->caps.bounding;
+	np->caps[1] = p->caps.effective;
+	np->caps[2] = p->caps.inheritable;
+	np->caps[3] = p->caps.permitted;
+	np->caps[4] = p->caps.ambient;
+	np->rlimits = calloc(p->nrlimits + 1, sizeof(*np->rlimits));
+	if (!np->rlimits)
+		return lv_err(err, ENOMEM, "device page: rlimits");
+	for (size_t i = 0; i < p->nrlimits; i++) {
+		np->rlimits[i].resource = (uint32_t)p->rlimits[i].resource;
+		np->rlimits[i].soft = p->rlimits[i].soft;
+		np->rlimits[i].hard = p->rlimits[i].hard;
+	}
+	np->nrlimits = (uint32_t)p->nrlimits;
+	return 0;
+}
+
 int rt_page_build(const struct rt_spec *spec, const struct rt_page_devices *devs, uint8_t **page, size_t *len,
 		  struct lv_error **err)
 {
@@ -165,14 +187,6 @@ int rt_page_build(const struct rt_spec *spec, const struct rt_page_devices *devs
 		   (p->umask >= 0 ? NOXS_F_HAS_UMASK : 0);
 	np.uid = p->uid;
 	np.gid = p->gid;
-	np.umask = p->umask >= 0 ? (uint32_t)p->umask : 022;
-	np.rows = (uint16_t)p->rows;
-	np.cols = (uint16_t)p->cols;
-	np.caps[0] = p->caps.bounding;
-	np.caps[1] = p->caps.effective;
-	np.caps[2] = p->caps.inheritable;
-	np.caps[3] = p->caps.permitted;
-	np.caps[4] = p->caps.ambient;
 	np.cwd = p->cwd;
 	np.hostname = spec->hostname ? spec->hostname : "";
 	np.args = (const char **)p->args;
@@ -182,20 +196,16 @@ int rt_page_build(const struct rt_spec *spec, const struct rt_page_devices *devs
 	np.gids = p->additional_gids;
 	np.ngids = (uint32_t)p->n_additional_gids;
 
-	np.rlimits = calloc(p->nrlimits + 1, sizeof(*np.rlimits));
 	np.mounts = calloc(spec->nmounts + 1, sizeof(*np.mounts));
 	np.files = calloc(spec->nmounts + 1, sizeof(*np.files));
 	np.sysctls = calloc(spec->nsysctls + 1, sizeof(*np.sysctls));
-	if (!np.rlimits || !np.mounts || !np.files || !np.sysctls) {
+	if (!np.mounts || !np.files || !np.sysctls) {
 		r = lv_err(err, ENOMEM, "device page");
 		goto out;
 	}
-	for (i = 0; i < p->nrlimits; i++) {
-		np.rlimits[i].resource = (uint32_t)p->rlimits[i].resource;
-		np.rlimits[i].soft = p->rlimits[i].soft;
-		np.rlimits[i].hard = p->rlimits[i].hard;
-	}
-	np.nrlimits = (uint32_t)p->nrlimits;
+	r = rt_page_fill_process(&np, p, err);
+	if (r < 0)
+		goto out;
 	for (i = 0; i < spec->nmounts; i++) {
 		const struct rt_mount *m = &spec->mounts[i];
 

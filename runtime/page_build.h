@@ -37,6 +37,12 @@ struct rt_page_devices {
 int rt_page_build(const struct rt_spec *spec, const struct rt_page_devices *devs, uint8_t **page, size_t *len,
 		  struct lv_error **err);
 
+/* The page's fields that come from a process alone (umask, terminal size,
+ * capabilities, rlimits), for the container's page and an exec's.
+ * np->rlimits is allocated: the caller frees it. */
+struct noxs_proc;
+int rt_page_fill_process(struct noxs_proc *np, const struct rt_process *p, struct lv_error **err);
+
 /* Refreshes the wall-clock reading of a built page's host section, just
  * before the page is sent (a page is built before its VM and rootfs). */
 void rt_page_restamp(uint8_t *page, size_t len);
