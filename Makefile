@@ -152,7 +152,7 @@ clean:
 DEB_PACKAGES := build-essential clang libclang-rt-14-dev musl-tools libjansson-dev zlib1g-dev \
 	libseccomp-dev libcap-dev qemu-system-x86 linux-source-6.1 flex bison bc libelf-dev \
 	libssl-dev xz-utils cpio busybox-static bats parallel runc podman procps \
-	docker.io containerd
+	docker.io containerd containernetworking-plugins iptables iproute2 python3
 # docker.io and containerd ship init scripts that would start their daemons
 # on install: a temporary /usr/sbin/policy-rc.d that exits 101 forbids it
 # (the tests start their own, with private directories).  It goes again,
