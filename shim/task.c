@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../lib/cleanup.h"
+#include "stats.h"
 #include "task.h"
 
 #define SHIM_VERSION "lightvm " LV_VERSION
@@ -667,7 +668,6 @@ int shim_task_call(struct shim_ctx *ctx, enum shim_method m, const struct shim_r
 		if (req->now || ctx->nprocs == 0)
 			ctx->shutdown = true;
 		return 0;
-	case SHIM_STATS:
 	case SHIM_UPDATE:
 	case SHIM_CHECKPOINT:
 		return lv_err_msg(err, EOPNOTSUPP, "%s: not implemented by containerd-shim-lightvm-v2",
@@ -692,6 +692,10 @@ int shim_task_call(struct shim_ctx *ctx, enum shim_method m, const struct shim_r
 	case SHIM_PAUSE:
 	case SHIM_RESUME:
 		return task_pause(ctx, p, m == SHIM_PAUSE, err);
+	case SHIM_STATS:
+		if (p->exited || p->pid <= 0)
+			return lv_err_msg(err, EBUSY, "process %s: not running", *p->exec_id ? p->exec_id : ctx->id);
+		return shim_stats(p->pid, resp, err);
 	case SHIM_CLOSE_IO:
 		if (req->close_stdin && p->stdin_hold >= 0) {
 			close(p->stdin_hold);

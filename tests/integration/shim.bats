@@ -198,7 +198,7 @@ function ctr_run() {
 	assert_nothing_left "$ID"
 }
 
-@test "shim: run -d, task ps, pause/resume, kill and delete with the status (one VM)" {
+@test "shim: run -d, task ps, metrics, pause/resume, kill and delete with the status (one VM)" {
 	local log=$CDIR/$ID.log
 	ctr_run -d --log-uri "file://$log" "$IMAGE" "$ID" \
 		sh -c 'trap "exit 43" TERM; echo ready; while :; do sleep 0.2; done'
@@ -212,6 +212,14 @@ function ctr_run() {
 	pid=$(awk -v id="$ID" '$1 == id { print $2 }' <<<"$output")
 	run ctr_ task ps "$ID"
 	[ "$status" -eq 0 ] && grep -qw "$pid" <<<"$output" || fail "task ps: $output"
+	# Stats: the VM's host processes, as cgroups v1 metrics.
+	run ctr_ task metrics "$ID"
+	[ "$status" -eq 0 ] || fail "task metrics: $output"
+	local mem cpu
+	mem=$(awk '$1 == "memory.usage_in_bytes" { print $2 }' <<<"$output")
+	cpu=$(awk '$1 == "cpuacct.usage" { print $2 }' <<<"$output")
+	[[ $mem =~ ^[0-9]+$ ]] && [ "$mem" -gt 10000000 ] || fail "memory.usage_in_bytes '$mem': $output"
+	[[ $cpu =~ ^[0-9]+$ ]] && [ "$cpu" -gt 0 ] || fail "cpuacct.usage '$cpu': $output"
 	run ctr_ task pause "$ID"
 	[ "$status" -eq 0 ]
 	run ctr_ task ls
