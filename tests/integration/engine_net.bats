@@ -102,12 +102,22 @@ function __remove_cni_chains() {
 	engine_run podman_ exec pnet sh -c 'nslookup localhost "$(sed -n "s/^nameserver //p" /etc/resolv.conf | head -n1)"'
 	[[ $output == *"Address"* ]] || fail "no DNS answer through the VM's NIC"
 	# Outbound: a connection from the guest to the host's address.
+	# The listener is up (ss shows it) before the guest connects; a few
+	# tries, since a loaded host can drop the first SYN of a fresh bridge.
 	if [ -n "$hostip" ]; then
-		timeout 20 busybox nc -l -p "$((port + 1))" >"$ENGINE_DIR/outbound" &
-		local lpid=$!
-		sleep 0.3
-		engine_run podman_ exec pnet sh -c "echo from-the-vm | nc $hostip $((port + 1))"
-		wait "$lpid" || true
+		local lpid j
+		for i in 1 2 3 4 5; do
+			: >"$ENGINE_DIR/outbound"
+			timeout 10 busybox nc -l -p "$((port + 1))" >"$ENGINE_DIR/outbound" &
+			lpid=$!
+			for j in $(seq 50); do
+				ss -Hltn "sport = :$((port + 1))" | grep -q . && break
+				sleep 0.1
+			done
+			engine_run podman_ exec pnet sh -c "echo from-the-vm | nc $hostip $((port + 1))"
+			wait "$lpid" || true
+			[ "$(cat "$ENGINE_DIR/outbound")" = from-the-vm ] && break
+		done
 		[ "$(cat "$ENGINE_DIR/outbound")" = from-the-vm ] || fail "the guest could not connect to $hostip"
 	fi
 	engine_run podman_ rm -f -t 2 pnet
