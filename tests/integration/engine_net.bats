@@ -102,22 +102,19 @@ function __remove_cni_chains() {
 	engine_run podman_ exec pnet sh -c 'nslookup localhost "$(sed -n "s/^nameserver //p" /etc/resolv.conf | head -n1)"'
 	[[ $output == *"Address"* ]] || fail "no DNS answer through the VM's NIC"
 	# Outbound: a connection from the guest to the host's address.
-	# The listener is up (ss shows it) before the guest connects; a few
-	# tries, since a loaded host can drop the first SYN of a fresh bridge.
+	# The host's listener must be up (ss shows it) before the guest
+	# connects (a CI run under load once received nothing: the listener
+	# was started only 0.3 s before).
 	if [ -n "$hostip" ]; then
 		local lpid j
-		for i in 1 2 3 4 5; do
-			: >"$ENGINE_DIR/outbound"
-			timeout 10 busybox nc -l -p "$((port + 1))" >"$ENGINE_DIR/outbound" &
-			lpid=$!
-			for j in $(seq 50); do
-				ss -Hltn "sport = :$((port + 1))" | grep -q . && break
-				sleep 0.1
-			done
-			engine_run podman_ exec pnet sh -c "echo from-the-vm | nc $hostip $((port + 1))"
-			wait "$lpid" || true
-			[ "$(cat "$ENGINE_DIR/outbound")" = from-the-vm ] && break
+		timeout 20 busybox nc -l -p "$((port + 1))" >"$ENGINE_DIR/outbound" &
+		lpid=$!
+		for j in $(seq 100); do
+			ss -Hltn "sport = :$((port + 1))" | grep -q . && break
+			sleep 0.1
 		done
+		engine_run podman_ exec pnet sh -c "echo from-the-vm | nc $hostip $((port + 1))"
+		wait "$lpid" || true
 		[ "$(cat "$ENGINE_DIR/outbound")" = from-the-vm ] || fail "the guest could not connect to $hostip"
 	fi
 	engine_run podman_ rm -f -t 2 pnet
